@@ -1,0 +1,115 @@
+"""Typed reads of environment variables that fail with one line naming the variable.
+
+Settings and gunicorn.conf.py read their configuration through these helpers, so that a wrong
+value stops the process at start instead of surfacing as a traceback deep in a request.
+"""
+
+import os
+import sys
+from contextlib import contextmanager
+from urllib.parse import urlsplit
+
+from django.core.exceptions import ImproperlyConfigured
+
+TRUE = {"1", "true", "yes", "on"}
+FALSE = {"0", "false", "no", "off", ""}
+DATABASE_ENGINES = {"django.db.backends.postgresql", "django.db.backends.sqlite3"}
+
+
+class ConfigurationError(ImproperlyConfigured):
+    """A configuration value is missing or malformed; the message names the variable."""
+
+
+def string(name, default=""):
+    return os.environ.get(name, default).strip()
+
+
+def boolean(name, default=False):
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    value = raw.strip().lower()
+    if value in TRUE:
+        return True
+    if value in FALSE:
+        return False
+    raise ConfigurationError(f"{name} must be true or false, not {raw!r}")
+
+
+def integer(name, default, minimum=None, maximum=None):
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigurationError(f"{name} must be a whole number, not {raw!r}") from None
+    if minimum is not None and value < minimum or maximum is not None and value > maximum:
+        bounds = f"from {minimum} to {maximum}" if maximum is not None else f"at least {minimum}"
+        raise ConfigurationError(f"{name} must be {bounds}, not {value}")
+    return value
+
+
+def choice(name, default, choices):
+    value = string(name, default).lower()
+    if value not in choices:
+        raise ConfigurationError(f"{name} must be one of {', '.join(sorted(choices))}, not {value!r}")
+    return value
+
+
+def comma_list(name, default=()):
+    raw = os.environ.get(name)
+    if raw is None:
+        return list(default)
+    return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def database(name, default, conn_max_age, require_ssl):
+    """Parse a database URL with dj-database-url, adding sslmode=require for PostgreSQL when asked.
+
+    An sslmode given in the URL's query (``?sslmode=disable``) wins over ``require_ssl``.
+    """
+    import dj_database_url
+
+    url = string(name) or default
+    try:
+        config = dj_database_url.parse(url, conn_max_age=conn_max_age, conn_health_checks=True)
+    except dj_database_url.UnknownSchemeError:
+        config = {"ENGINE": None}
+    except ValueError:
+        raise ConfigurationError(f"{name} is not a well-formed URL: check its port and quoting") from None
+    if config["ENGINE"] not in DATABASE_ENGINES:
+        scheme = url.split(":", 1)[0]
+        raise ConfigurationError(f"{name} must start with postgres:// or sqlite://, not {scheme!r}")
+    if config["ENGINE"] == "django.db.backends.postgresql":
+        if not config.get("NAME") or not config.get("HOST"):
+            raise ConfigurationError(f"{name} must name a host and a database, as postgres://user:password@host:5432/name")
+        if require_ssl:
+            config.setdefault("OPTIONS", {}).setdefault("sslmode", "require")
+    return config
+
+
+def redis_url(name):
+    """Return the Redis URL in ``name`` ('' when unset) after checking its form."""
+    url = string(name)
+    if not url:
+        return ""
+    try:
+        parts = urlsplit(url)
+        parts.port  # a malformed port raises here, not on the first request
+    except ValueError as error:
+        raise ConfigurationError(f"{name} is not a Redis URL ({error})") from None
+    if parts.scheme not in {"redis", "rediss", "unix"}:
+        raise ConfigurationError(f"{name} must start with redis://, rediss:// or unix://, not {parts.scheme or url!r}")
+    if parts.scheme != "unix" and not parts.hostname:
+        raise ConfigurationError(f"{name} must name a host, as redis://:password@host:6379")
+    return url
+
+
+@contextmanager
+def exit_on_configuration_error():
+    """Turn a configuration error into one line on stderr and exit status 1, with no traceback."""
+    try:
+        yield
+    except ImproperlyConfigured as error:
+        sys.exit(f"herokuapp: configuration error: {error}")

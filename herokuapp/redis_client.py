@@ -1,0 +1,35 @@
+"""One Redis connection pool per process, created on first use from REDIS_URL.
+
+Created lazily, so that gunicorn's master (which preloads the app) never holds a connection its
+forked workers would share. Timeouts are short: a dead Redis must not hold a request for long.
+"""
+
+import functools
+
+import redis
+from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+
+CONNECT_TIMEOUT = 0.5
+READ_TIMEOUT = 0.5
+
+
+@functools.cache
+def get_redis():
+    options = {
+        "socket_connect_timeout": CONNECT_TIMEOUT,
+        "socket_timeout": READ_TIMEOUT,
+        "health_check_interval": 30,
+        "client_name": "herokuapp",
+    }
+    if settings.REDIS_URL.startswith("rediss://"):
+        # Passed only for rediss://: redis-py rejects SSL options on a plain connection.
+        options["ssl_cert_reqs"] = settings.REDIS_SSL_CERT_REQS
+    return redis.Redis.from_url(settings.REDIS_URL, **options)
+
+
+@receiver(setting_changed)
+def _forget_client(setting, **kwargs):
+    if setting.startswith("REDIS_"):
+        get_redis.cache_clear()

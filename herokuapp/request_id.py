@@ -1,0 +1,40 @@
+"""Heroku's X-Request-Id, carried from the router into every log line of the request."""
+
+import logging
+import re
+import uuid
+from contextvars import ContextVar
+
+# Heroku's router sends 20 to 200 characters of this alphabet; anything else is replaced so that
+# a client cannot inject text into the logs.
+VALID_REQUEST_ID = re.compile(r"[A-Za-z0-9+/=_.-]{1,200}")
+
+current_request_id = ContextVar("request_id", default="-")
+
+
+class RequestIdMiddleware:
+    """Take the router's request id (or make one), expose it to logging and echo it back."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        request_id = request.META.get("HTTP_X_REQUEST_ID", "")
+        if not VALID_REQUEST_ID.fullmatch(request_id):
+            request_id = uuid.uuid4().hex
+        request.request_id = request_id
+        token = current_request_id.set(request_id)
+        try:
+            response = self.get_response(request)
+        finally:
+            current_request_id.reset(token)
+        response.headers["X-Request-Id"] = request_id
+        return response
+
+
+class RequestIdLogFilter(logging.Filter):
+    """Put the current request's id on every record as ``request_id`` ('-' outside a request)."""
+
+    def filter(self, record):
+        record.request_id = current_request_id.get()
+        return True

@@ -1,0 +1,189 @@
+"""Settings for herokuapp, read from environment variables.
+
+Production is the default; ``DEBUG=true`` opts into development. Every variable is listed, with
+its default, in the README's configuration table. A malformed value stops the process at start
+with one line naming the variable (see herokuapp.environment).
+"""
+
+import os
+from pathlib import Path
+
+from django.utils.csp import CSP
+
+from herokuapp import environment as env
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+# Heroku sets DYNO on every dyno (web, release and one-off), and never during the build.
+ON_HEROKU = "DYNO" in os.environ
+
+# Development is opted into: DEBUG shows tracebacks in the browser and drops the HTTPS-only
+# settings below, so it must never be on where strangers can reach the app.
+DEBUG = env.boolean("DEBUG", default=False)
+
+# Signs sessions, CSRF tokens and password-reset links. Serving requires it (wsgi.py stops at start
+# without it); build-time commands such as collectstatic run without it.
+SECRET_KEY = env.string("SECRET_KEY") or ("development-only-key-never-used-in-production" if DEBUG else "")
+
+# Requests for any other Host get a 400. On Heroku the router only sends the app's own domains, so
+# when unset we accept the app's herokuapp.com name (exactly, if dyno metadata provides it).
+if "ALLOWED_HOSTS" in os.environ:
+    ALLOWED_HOSTS = env.comma_list("ALLOWED_HOSTS")
+    if not ALLOWED_HOSTS:
+        raise env.ConfigurationError("ALLOWED_HOSTS is set but empty: every request would get a 400")
+elif ON_HEROKU:
+    ALLOWED_HOSTS = [env.string("HEROKU_APP_DEFAULT_DOMAIN_NAME") or ".herokuapp.com"]
+else:
+    ALLOWED_HOSTS = ["localhost", "127.0.0.1", "[::1]"]
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    # Serve static files through WhiteNoise in development too, so that both behave alike.
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "herokuapp",
+    "counter",
+]
+
+MIDDLEWARE = [
+    # First, so that every later log line of the request carries Heroku's X-Request-Id.
+    "herokuapp.request_id.RequestIdMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    # Right after SecurityMiddleware, as WhiteNoise asks: static files skip the rest of the stack.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "herokuapp.urls"
+WSGI_APPLICATION = "herokuapp.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# The embedded default is a SQLite file, so the app runs with no service at all; Heroku Postgres
+# provides DATABASE_URL. Connections persist for ten minutes and are health-checked before reuse.
+# Heroku Postgres requires TLS: sslmode=require on dynos unless the URL's query says otherwise.
+DATABASES = {
+    "default": env.database(
+        "DATABASE_URL",
+        default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
+        conn_max_age=600,
+        require_ssl=ON_HEROKU,
+    )
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Several gunicorn workers write to one file: WAL lets readers and a writer work at once, and
+    # IMMEDIATE transactions with a busy timeout make writers queue instead of failing "locked".
+    DATABASES["default"]["OPTIONS"] = {
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+    }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Heroku Key-Value Store provides REDIS_URL; when it is set the counter counts in Redis. Its
+# rediss:// endpoint presents a self-signed certificate, which only "none" accepts.
+REDIS_URL = env.redis_url("REDIS_URL")
+REDIS_SSL_CERT_REQS = env.choice("REDIS_SSL_CERT_REQS", "none", {"none", "optional", "required"})
+COUNTER_BACKEND = "counter.backends.RedisCounter" if REDIS_URL else "counter.backends.DatabaseCounter"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+# Static files are collected at build time and served by WhiteNoise, compressed (Brotli and gzip)
+# under content-hashed names that browsers may cache for good. Files in herokuapp/public are
+# served at the site's root (favicon.ico, robots.txt).
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+WHITENOISE_ROOT = BASE_DIR / "herokuapp" / "public"
+WHITENOISE_KEEP_ONLY_HASHED_FILES = True
+
+MEDIA_URL = "media/"
+MEDIA_ROOT = BASE_DIR / "media"
+
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
+
+# Heroku's router terminates TLS and says so in X-Forwarded-Proto; it sets that header itself, so
+# a client cannot forge it. Everything below is HTTPS-only unless in development.
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = not DEBUG
+SECURE_HSTS_SECONDS = 0 if DEBUG else 63072000  # two years, as the HSTS preload list asks
+SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+SECURE_HSTS_PRELOAD = True
+SESSION_COOKIE_SECURE = not DEBUG
+CSRF_COOKIE_SECURE = not DEBUG
+CSRF_COOKIE_HTTPONLY = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+
+# Nothing is loaded from another origin and nothing runs inline, so the policy can be strict.
+SECURE_CSP = {
+    "default-src": [CSP.NONE],
+    "script-src": [CSP.SELF],
+    "style-src": [CSP.SELF],
+    "img-src": [CSP.SELF, "data:"],
+    "font-src": [CSP.SELF],
+    "connect-src": [CSP.SELF],
+    "manifest-src": [CSP.SELF],
+    "form-action": [CSP.SELF],
+    "base-uri": [CSP.NONE],
+    "frame-ancestors": [CSP.NONE],
+}
+
+# One line per event on stdout, where Heroku's log router collects it, each with the request id.
+LOG_LEVEL = env.choice("LOG_LEVEL", "info", {"debug", "info", "warning", "error", "critical"}).upper()
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"request_id": {"()": "herokuapp.request_id.RequestIdLogFilter"}},
+    "formatters": {
+        "line": {
+            "()": "herokuapp.log.OneLineFormatter",
+            "format": "level=%(levelname)s logger=%(name)s request_id=%(request_id)s %(message)s",
+        }
+    },
+    "handlers": {
+        "stdout": {
+            "class": "logging.StreamHandler",
+            "stream": "ext://sys.stdout",
+            "filters": ["request_id"],
+            "formatter": "line",
+        }
+    },
+    "root": {"handlers": ["stdout"], "level": LOG_LEVEL},
+    "loggers": {"django": {"handlers": ["stdout"], "level": LOG_LEVEL, "propagate": False}},
+}
