@@ -1,0 +1,44 @@
+import pytest
+import redis
+from django.core.management import call_command
+
+from tests.services import REDIS_TEST_URL, PostgresDatabase, redis_available
+
+
+@pytest.fixture(scope="session", autouse=True)
+def build():
+    """Collect static files into STATIC_ROOT, as Heroku's build does before any dyno starts."""
+    call_command("collectstatic", "--noinput", verbosity=0)
+
+
+@pytest.fixture
+def sqlite_url(tmp_path):
+    """A database URL for a fresh SQLite file of this test's own."""
+    return f"sqlite:///{tmp_path / 'db.sqlite3'}"
+
+
+@pytest.fixture
+def postgres_url():
+    """A database URL for a fresh PostgreSQL database of this test's own, dropped afterwards."""
+    database = PostgresDatabase()
+    yield database.url
+    database.drop()
+
+
+@pytest.fixture
+def redis_url():
+    """The URL of an empty Redis database reserved for tests."""
+    redis_available()
+    client = redis.Redis.from_url(REDIS_TEST_URL)
+    client.flushdb()
+    yield REDIS_TEST_URL
+    client.flushdb()
+    client.close()
+
+
+@pytest.fixture
+def redis_counter(settings, redis_url):
+    """Count with the Redis backend for this test."""
+    settings.REDIS_URL = redis_url
+    settings.COUNTER_BACKEND = "counter.backends.RedisCounter"
+    return redis_url

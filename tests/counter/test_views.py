@@ -1,0 +1,61 @@
+import pytest
+
+from counter.backends import get_counter
+
+pytestmark = pytest.mark.django_db
+
+HTTPS = {"secure": True}
+
+
+def view_page(client):
+    response = client.get("/", **HTTPS)
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+@pytest.fixture(params=["database", "redis"])
+def backend(request):
+    """Run the test once with each counter backend."""
+    if request.param == "redis":
+        request.getfixturevalue("redis_counter")
+    return request.param
+
+
+def test_page_greets_and_counts_each_view_once(client, backend):
+    first = view_page(client)
+    assert "Hello, world!" in first
+    assert "This page was viewed <strong>1</strong> time." in first
+    assert "This page was viewed <strong>2</strong> times." in view_page(client)
+    assert "This page was viewed <strong>3</strong> times." in view_page(client)
+
+
+def test_count_is_formatted_with_thousands_separators(client, backend):
+    counter = get_counter()
+    for _ in range(2):
+        counter.hit("index")
+    if backend == "database":
+        from counter.models import Counter
+
+        Counter.objects.filter(name="index").update(views=1_234_566)
+    else:
+        from herokuapp.redis_client import get_redis
+
+        get_redis().set("herokuapp:counter:index", 1_234_566)
+    assert "<strong>1,234,567</strong> times" in view_page(client)
+
+
+def test_head_request_shows_the_count_without_counting(client, backend):
+    view_page(client)
+    assert client.head("/", **HTTPS).status_code == 200
+    assert get_counter().get("index") == 1
+
+
+def test_page_is_never_cached(client):
+    response = client.get("/", **HTTPS)
+    assert "no-store" in response["Cache-Control"]
+
+
+def test_other_methods_are_refused_and_not_counted(client):
+    assert client.post("/", **HTTPS).status_code in (403, 405)
+    assert client.put("/", **HTTPS).status_code == 405
+    assert get_counter().get("index") == 0
