@@ -100,7 +100,7 @@ def redis_url(name):
     except ValueError as error:
         raise ConfigurationError(f"{name} is not a Redis URL ({error})") from None
     if parts.scheme not in {"redis", "rediss", "unix"}:
-        raise ConfigurationError(f"{name} must start with redis://, rediss:// or unix://, not {parts.scheme or url!r}")
+        raise ConfigurationError(f"{name} must start with redis://, rediss:// or unix://, not {parts.scheme or 'a URL without a scheme'!r}")
     if parts.scheme != "unix" and not parts.hostname:
         raise ConfigurationError(f"{name} must name a host, as redis://:password@host:6379")
     return url

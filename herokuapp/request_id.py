@@ -5,6 +5,9 @@ import re
 import uuid
 from contextvars import ContextVar
 
+from django.core.signals import request_finished
+from django.dispatch import receiver
+
 # Heroku's router sends 20 to 200 characters of this alphabet; anything else is replaced so that
 # a client cannot inject text into the logs.
 VALID_REQUEST_ID = re.compile(r"[A-Za-z0-9+/=_.-]{1,200}")
@@ -23,13 +26,16 @@ class RequestIdMiddleware:
         if not VALID_REQUEST_ID.fullmatch(request_id):
             request_id = uuid.uuid4().hex
         request.request_id = request_id
-        token = current_request_id.set(request_id)
-        try:
-            response = self.get_response(request)
-        finally:
-            current_request_id.reset(token)
+        # Kept until the response is closed: Django logs a 4xx or 5xx after the middleware returns.
+        current_request_id.set(request_id)
+        response = self.get_response(request)
         response.headers["X-Request-Id"] = request_id
         return response
+
+
+@receiver(request_finished)
+def _forget_request_id(**kwargs):
+    current_request_id.set("-")
 
 
 class RequestIdLogFilter(logging.Filter):

@@ -11,6 +11,31 @@ def build():
     call_command("collectstatic", "--noinput", verbosity=0)
 
 
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix, tmp_path_factory):
+    """Test on a SQLite file, as production does: the in-memory default locks whole tables."""
+    from django.conf import settings
+
+    database = settings.DATABASES["default"]
+    if database["ENGINE"] == "django.db.backends.sqlite3":
+        database["TEST"]["NAME"] = str(tmp_path_factory.mktemp("sqlite") / "test.sqlite3")
+
+
+@pytest.fixture(autouse=True)
+def empty_redis(settings):
+    """Start every test with no counts in the Redis the settings name, as with a fresh database."""
+    if settings.REDIS_URL:
+        client = redis.Redis.from_url(settings.REDIS_URL)
+        client.flushdb()
+        client.close()
+
+
+@pytest.fixture
+def database_counter(settings):
+    """Count with the database backend for this test, whatever the environment chose."""
+    settings.COUNTER_BACKEND = "counter.backends.DatabaseCounter"
+
+
 @pytest.fixture
 def sqlite_url(tmp_path):
     """A database URL for a fresh SQLite file of this test's own."""

@@ -16,8 +16,7 @@ def view_page(client):
 @pytest.fixture(params=["database", "redis"])
 def backend(request):
     """Run the test once with each counter backend."""
-    if request.param == "redis":
-        request.getfixturevalue("redis_counter")
+    request.getfixturevalue(f"{request.param}_counter")
     return request.param
 
 
