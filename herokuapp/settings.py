@@ -93,7 +93,10 @@ DATABASES = {
         require_ssl=ON_HEROKU,
     )
 }
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # An unreachable database fails a request, a check or the release in seconds, not minutes.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Several gunicorn workers write to one file: WAL lets readers and a writer work at once, and
     # IMMEDIATE transactions with a busy timeout make writers queue instead of failing "locked".
     DATABASES["default"]["OPTIONS"] = {
