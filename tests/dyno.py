@@ -21,26 +21,26 @@ ROOT = Path(__file__).resolve().parent.parent
 BIN = str(Path(sys.executable).parent)
 
 
-def procfile(process_type):
-    for line in (ROOT / "Procfile").read_text().splitlines():
+def procfile(process_type, root=ROOT):
+    for line in (Path(root) / "Procfile").read_text().splitlines():
         name, _, command = line.partition(":")
         if name.strip() == process_type:
             return command.strip()
     raise KeyError(process_type)
 
 
-def dyno_environment(**variables):
-    """A dyno's environment: PATH and HOME from here, everything else from ``variables``."""
-    env = {"PATH": f"{BIN}:{os.environ['PATH']}", "HOME": os.environ.get("HOME", "/tmp"), "LANG": "C.UTF-8"}
+def dyno_environment(bin_dir=BIN, **variables):
+    """A dyno's environment: PATH (``bin_dir`` first) and HOME from here, the rest from ``variables``."""
+    env = {"PATH": f"{bin_dir}:{os.environ['PATH']}", "HOME": os.environ.get("HOME", "/tmp"), "LANG": "C.UTF-8"}
     env.update({name: str(value) for name, value in variables.items() if value is not None})
     return env
 
 
-def run_process(process_type, env, timeout=120):
+def run_process(process_type, env, timeout=120, root=ROOT):
     """Run a one-shot Procfile process (such as ``release``) to completion."""
     return subprocess.run(
-        ["bash", "-c", procfile(process_type)],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout,
+        ["bash", "-c", procfile(process_type, root)],
+        cwd=root, env=env, capture_output=True, text=True, timeout=timeout,
     )
 
 
@@ -61,7 +61,8 @@ def router_headers(request_id=None, client="203.0.113.7", host="localhost"):
 class WebDyno:
     """The Procfile's ``web`` process on a free port; stop() sends SIGTERM and waits."""
 
-    def __init__(self, env):
+    def __init__(self, env, root=ROOT):
+        self.root = root
         self.port = free_port()
         self.env = dict(env, PORT=str(self.port))
         self.url = f"http://127.0.0.1:{self.port}"
@@ -71,8 +72,8 @@ class WebDyno:
     def start(self, timeout=20):
         self.started_at = time.monotonic()
         self.process = subprocess.Popen(
-            ["bash", "-c", f"exec {procfile('web')}"],
-            cwd=ROOT, env=self.env, stdout=self.log, stderr=subprocess.STDOUT,
+            ["bash", "-c", f"exec {procfile('web', self.root)}"],
+            cwd=self.root, env=self.env, stdout=self.log, stderr=subprocess.STDOUT,
             start_new_session=True,
         )
         deadline = time.monotonic() + timeout
@@ -92,6 +93,10 @@ class WebDyno:
     def get(self, path="/", **kwargs):
         headers = router_headers() | kwargs.pop("headers", {})
         return requests.get(self.url + path, headers=headers, allow_redirects=False, timeout=10, **kwargs)
+
+    def post(self, path, **kwargs):
+        headers = router_headers() | kwargs.pop("headers", {})
+        return requests.post(self.url + path, headers=headers, allow_redirects=False, timeout=10, **kwargs)
 
     def stop(self, sig=signal.SIGTERM, timeout=30):
         """Signal the dyno as Heroku does and return its exit status."""
