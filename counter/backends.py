@@ -1,19 +1,35 @@
 """Where page views are counted. settings.COUNTER_BACKEND names the class in use.
 
-Both backends count each view with one atomic operation, so any number of gunicorn workers and
-dynos can count at once without a lost or doubled view. Neither keeps a count in process memory.
+DatabaseCounter counts each view with one atomic upsert. RedisCounter counts in Redis and keeps
+the database as the durable record (see counter.flusher), so that Redis losing its data, being
+unreachable or coming back empty neither resets the count nor takes the page down. Neither keeps
+a count in process memory: the highest number a process has shown is only a floor for display.
 """
 
 import functools
+import logging
+import threading
+import time
+import uuid
 
+import redis
 from django.conf import settings
 from django.core.signals import setting_changed
-from django.db import connection
+from django.db import DatabaseError, connection, transaction
 from django.dispatch import receiver
 from django.utils.module_loading import import_string
 
-from counter.models import Counter
+from counter import redis_scripts as keys
+from counter.breaker import CircuitBreaker
+from counter.flusher import FlusherThread, Scripts, durable_total, flush_once, seed
+from counter.models import Counter, OutageView
 from herokuapp.redis_client import get_redis
+
+log = logging.getLogger(__name__)
+
+
+class CounterUnavailable(Exception):
+    """No store that can count is reachable; the page answers 503 and the dyno retries later."""
 
 
 class DatabaseCounter:
@@ -21,29 +37,134 @@ class DatabaseCounter:
 
     def hit(self, name):
         table = connection.ops.quote_name(Counter._meta.db_table)
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"INSERT INTO {table} (name, views) VALUES (%s, 1) "
-                f"ON CONFLICT (name) DO UPDATE SET views = {table}.views + 1 "
-                "RETURNING views",
-                [name],
-            )
-            return cursor.fetchone()[0]
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f"INSERT INTO {table} (name, views) VALUES (%s, 1) "
+                    f"ON CONFLICT (name) DO UPDATE SET views = {table}.views + 1 "
+                    "RETURNING views",
+                    [name],
+                )
+                return cursor.fetchone()[0]
+        except DatabaseError as error:
+            raise CounterUnavailable("the database is unreachable") from error
 
     def get(self, name):
-        return Counter.objects.filter(name=name).values_list("views", flat=True).first() or 0
+        try:
+            return Counter.objects.filter(name=name).values_list("views", flat=True).first() or 0
+        except DatabaseError as error:
+            raise CounterUnavailable("the database is unreachable") from error
 
 
 class RedisCounter:
-    """Counts in Redis with INCR, which Redis applies atomically."""
+    """Counts in Redis (one INCR-like script per view), with the database as the durable record.
 
-    prefix = "herokuapp:counter:"
+    While Redis is unreachable a circuit breaker sends views straight to the database, as outage
+    rows that the flusher merges into Redis once it answers again.
+    """
+
+    def __init__(self):
+        self.breaker = CircuitBreaker()
+        self.flusher = FlusherThread(self)
+        self.shown = {}
+        self._scripts = (None, None)
+        self._outage = (None, None)
+        self._outage_lock = threading.Lock()
 
     def hit(self, name):
-        return get_redis().incr(self.prefix + name)
+        self.flusher.ensure_running()
+        if self.breaker.allow():
+            try:
+                shown = self._hit_in_redis(name)
+            except redis.RedisError as error:
+                self.breaker.failed()
+                log.warning("Redis unreachable, counting in the database: %s", error)
+            except (DatabaseError, TimeoutError) as error:
+                log.warning("could not recreate the Redis total, counting in the database: %s", error)
+            else:
+                self.breaker.succeeded()
+                self._remember(name, shown)
+                return shown
+        return self._remember(name, self._hit_in_database(name))
 
     def get(self, name):
-        return int(get_redis().get(self.prefix + name) or 0)
+        if self.breaker.allow():
+            try:
+                shown = get_redis().get(keys.total(name))
+            except redis.RedisError:
+                self.breaker.failed()
+            else:
+                self.breaker.succeeded()
+                if shown is not None:
+                    return self._remember(name, int(shown))
+        try:
+            return self._remember(name, durable_total(name))
+        except DatabaseError as error:
+            raise CounterUnavailable("neither Redis nor the database is reachable") from error
+
+    def flush(self):
+        """One flusher round (see counter.flusher.flush_once); skipped while Redis is down."""
+        if not self.breaker.allow():
+            return None
+        try:
+            client, scripts = self.client()
+            result = flush_once(client, scripts)
+        except redis.RedisError:
+            self.breaker.failed()
+            raise
+        self.breaker.succeeded()
+        return result
+
+    def client(self):
+        client, scripts = self._scripts
+        current = get_redis()
+        if client is not current:
+            scripts = Scripts(current)
+            self._scripts = (current, scripts)
+        return current, scripts
+
+    def _hit_in_redis(self, name):
+        client, scripts = self.client()
+        hit_keys = [keys.total(name), keys.pending(name), keys.DIRTY]
+        shown = scripts.hit(keys=hit_keys, args=[name])
+        if shown == -1:
+            seed(client, scripts, name)
+            shown = scripts.hit(keys=hit_keys, args=[name])
+        return shown
+
+    def _hit_in_database(self, name):
+        table = connection.ops.quote_name(OutageView._meta.db_table)
+        try:
+            with transaction.atomic():
+                with connection.cursor() as cursor:
+                    cursor.execute(
+                        f"INSERT INTO {table} (outage, name, views) VALUES (%s, %s, 1) "
+                        f"ON CONFLICT (outage, name) DO UPDATE SET views = {table}.views + 1",
+                        [self._outage_id(), name],
+                    )
+                return durable_total(name)
+        except DatabaseError as error:
+            raise CounterUnavailable("neither Redis nor the database is reachable") from error
+
+    def _outage_id(self):
+        """This process's outage rows change every hour, so that old rows can be compacted safely."""
+        hour = int(time.time() // 3600)
+        with self._outage_lock:
+            if self._outage[0] != hour:
+                self._outage = (hour, uuid.uuid4().hex)
+            return self._outage[1]
+
+    def _remember(self, name, shown):
+        """Record the highest number shown for ``name`` in this process, and return the larger.
+
+        Redis's own numbers are exact and returned as they are; a count read from the database
+        during an outage may lag behind them, and is raised to this floor so it never goes back.
+        """
+        floor = self.shown.get(name, 0)
+        if shown > floor:
+            self.shown[name] = shown
+            return shown
+        return floor
 
 
 @functools.cache
@@ -53,5 +174,5 @@ def get_counter():
 
 @receiver(setting_changed)
 def _forget_counter(setting, **kwargs):
-    if setting == "COUNTER_BACKEND":
+    if setting in {"COUNTER_BACKEND", "REDIS_URL", "COUNTER_FLUSH_INTERVAL"}:
         get_counter.cache_clear()

@@ -1,8 +1,13 @@
 from django.db import models
+from django.db.models.functions import Now
 
 
 class Counter(models.Model):
-    """A named count of page views: the durable record, whichever backend counts."""
+    """A named count of page views, as far as it has been made durable.
+
+    With the Redis backend, views reach this row in batches (see counter.flusher); the durable
+    total is ``views`` plus any OutageView rows for the same name.
+    """
 
     name = models.CharField(max_length=200, primary_key=True)
     views = models.BigIntegerField(default=0)
@@ -12,3 +17,26 @@ class Counter(models.Model):
 
     def __str__(self):
         return f"{self.name}: {self.views:,}"
+
+
+class OutageView(models.Model):
+    """Views one process counted in the database while it could not reach Redis.
+
+    One row per process outage and name, so that the merge into Redis can say exactly how much of
+    each row it has already added (see counter.flusher.merge_outage_views).
+    """
+
+    outage = models.UUIDField()
+    name = models.CharField(max_length=200)
+    views = models.BigIntegerField(default=0)
+    created = models.DateTimeField(db_default=Now())
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["outage", "name"], name="one_row_per_outage_and_name")]
+
+
+class FlushedBatch(models.Model):
+    """A batch of Redis views already added to Counter, so that a retried batch is never added twice."""
+
+    batch = models.UUIDField(primary_key=True)
+    created = models.DateTimeField(db_default=Now())

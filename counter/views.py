@@ -2,7 +2,9 @@ from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
-from counter.backends import get_counter
+from counter.backends import CounterUnavailable, get_counter
+
+RETRY_AFTER_SECONDS = 5
 
 PAGE = "index"
 
@@ -12,7 +14,10 @@ PAGE = "index"
 def index(request):
     """The home page, which counts its own views. A HEAD request shows the count without adding one."""
     counter = get_counter()
-    views = counter.hit(PAGE) if request.method == "GET" else counter.get(PAGE)
+    try:
+        views = counter.hit(PAGE) if request.method == "GET" else counter.get(PAGE)
+    except CounterUnavailable:
+        return render(request, "503.html", status=503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
     response = render(request, "counter/index.html", {"views": views, "views_display": f"{views:,}"})
     if request.method == "HEAD":
         response.content = b""  # a server must not send a body in answer to HEAD

@@ -50,6 +50,19 @@ def integer(name, default, minimum=None, maximum=None):
     return value
 
 
+def number(name, default, minimum=None, maximum=None):
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigurationError(f"{name} must be a number, not {raw!r}") from None
+    if minimum is not None and value < minimum or maximum is not None and value > maximum:
+        raise ConfigurationError(f"{name} must be from {minimum} to {maximum}, not {raw}")
+    return value
+
+
 def choice(name, default, choices):
     value = string(name, default).lower()
     if value not in choices:
@@ -103,6 +116,23 @@ def redis_url(name):
         raise ConfigurationError(f"{name} must start with redis://, rediss:// or unix://, not {parts.scheme or 'a URL without a scheme'!r}")
     if parts.scheme != "unix" and not parts.hostname:
         raise ConfigurationError(f"{name} must name a host, as redis://:password@host:6379")
+    return url
+
+
+def http_url(name, example):
+    """Return the http(s) URL in ``name`` ('' when unset) after checking that it names a host."""
+    url = string(name)
+    if not url:
+        return ""
+    try:
+        parts = urlsplit(url)
+        parts.port  # a malformed port raises here, not on the first upload
+    except ValueError as error:
+        raise ConfigurationError(f"{name} is not a URL ({error})") from None
+    if parts.scheme not in {"http", "https"}:
+        raise ConfigurationError(f"{name} must start with https:// or http://, not {parts.scheme or 'a URL without a scheme'!r}")
+    if not parts.hostname:
+        raise ConfigurationError(f"{name} must name a host, as {example}")
     return url
 
 

@@ -112,6 +112,10 @@ REDIS_URL = env.redis_url("REDIS_URL")
 REDIS_SSL_CERT_REQS = env.choice("REDIS_SSL_CERT_REQS", "none", {"none", "optional", "required"})
 COUNTER_BACKEND = "counter.backends.RedisCounter" if REDIS_URL else "counter.backends.DatabaseCounter"
 
+# With Redis, views reach the database in batches this many seconds apart: the most a Redis that
+# loses its data can take with it. 0 stops the background flusher (run `manage.py flush_counters`).
+COUNTER_FLUSH_INTERVAL = env.number("COUNTER_FLUSH_INTERVAL", 1.0, minimum=0, maximum=60)
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

@@ -23,7 +23,11 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix, t
 
 @pytest.fixture(autouse=True)
 def empty_redis(settings):
-    """Start every test with no counts in the Redis the settings name, as with a fresh database."""
+    """Start every test with no counts in the Redis the settings name, as with a fresh database,
+    and a counter backend that has shown nothing yet."""
+    from counter.backends import get_counter
+
+    get_counter.cache_clear()
     if settings.REDIS_URL:
         client = redis.Redis.from_url(settings.REDIS_URL)
         client.flushdb()

@@ -37,9 +37,10 @@ def test_count_is_formatted_with_thousands_separators(client, backend):
 
         Counter.objects.filter(name="index").update(views=1_234_566)
     else:
+        from counter.redis_scripts import total
         from herokuapp.redis_client import get_redis
 
-        get_redis().set("herokuapp:counter:index", 1_234_566)
+        get_redis().set(total("index"), 1_234_566)
     assert "<strong>1,234,567</strong> times" in view_page(client)
 
 

@@ -1,0 +1,196 @@
+"""Moving views between Redis and the database, exactly once.
+
+Views counted in Redis reach the database in batches: a batch is moved atomically from the
+pending counts into an in-flight hash, added to the database together with its id (so a retried
+batch is recognised), then deleted. Views counted in the database during a Redis outage are
+merged back into Redis's total. Only the process holding the flush lock does either, and it
+also recreates a total that Redis lost. Every process runs a flusher thread; a lost lock or a
+failed step is simply retried on the next round.
+"""
+
+import logging
+import os
+import threading
+import time
+import uuid
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import close_old_connections, connection, transaction
+from django.db.models import Sum
+from django.utils import timezone
+
+from counter import redis_scripts as keys
+from counter.models import Counter, FlushedBatch, OutageView
+
+log = logging.getLogger(__name__)
+
+LOCK_SECONDS = 10
+KEEP_BATCH_IDS = timedelta(days=1)
+COMPACT_OUTAGES_AFTER = timedelta(days=1)
+
+
+def add_views(name, views):
+    """Add views to a counter's durable row in one statement, creating the row if needed."""
+    table = connection.ops.quote_name(Counter._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (name, views) VALUES (%s, %s) "
+            f"ON CONFLICT (name) DO UPDATE SET views = {table}.views + EXCLUDED.views",
+            [name, views],
+        )
+
+
+def durable_total(name):
+    """Views of ``name`` the database holds: flushed batches plus outage rows."""
+    flushed = Counter.objects.filter(name=name).values_list("views", flat=True).first() or 0
+    outage = OutageView.objects.filter(name=name).aggregate(views=Sum("views"))["views"] or 0
+    return flushed + outage
+
+
+def apply_batch(batch, counts):
+    """Add a batch of views to the database unless that batch was added before."""
+    with transaction.atomic():
+        _, created = FlushedBatch.objects.get_or_create(batch=batch)
+        if created:
+            for name, views in counts.items():
+                add_views(name, views)
+    return created
+
+
+class Scripts:
+    """The Lua scripts, registered once per Redis client."""
+
+    def __init__(self, client):
+        self.hit = client.register_script(keys.HIT)
+        self.take_batch = client.register_script(keys.TAKE_BATCH)
+        self.seed = client.register_script(keys.SEED)
+        self.merge = client.register_script(keys.MERGE)
+        self.release = client.register_script(keys.RELEASE)
+
+
+class FlushLock:
+    """Redis lock with a token, so that a process releases only a lock it still holds."""
+
+    def __init__(self, client, scripts):
+        self.client = client
+        self.scripts = scripts
+        self.token = uuid.uuid4().hex
+
+    def acquire(self, wait=0.0):
+        deadline = time.monotonic() + wait
+        while True:
+            if self.client.set(keys.FLUSH_LOCK, self.token, nx=True, ex=LOCK_SECONDS):
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.01)
+
+    def release(self):
+        self.scripts.release(keys=[keys.FLUSH_LOCK], args=[self.token])
+
+
+def recover_inflight(client):
+    """Finish batches a process left in flight when it died between Redis and the database."""
+    for key in client.scan_iter(match=keys.INFLIGHT_PATTERN, count=100):
+        batch = key.decode().rsplit(":", 1)[1]
+        counts = {name.decode(): int(views) for name, views in client.hgetall(key).items()}
+        apply_batch(uuid.UUID(batch), counts)
+        client.delete(key)
+
+
+def flush_batch(client, scripts):
+    """Move all pending views into one batch and add it to the database. Returns the views moved."""
+    batch = uuid.uuid4()
+    flat = scripts.take_batch(keys=[keys.DIRTY, keys.inflight(batch)], args=[keys.PREFIX])
+    counts = {flat[i].decode(): int(flat[i + 1]) for i in range(0, len(flat), 2)}
+    if counts:
+        apply_batch(batch, counts)
+        client.delete(keys.inflight(batch))
+    return sum(counts.values())
+
+
+def merge_outage_views(client, scripts):
+    """Add to Redis totals the outage views they do not hold yet. Returns the views merged."""
+    merged = 0
+    for outage, name, views in OutageView.objects.values_list("outage", "name", "views"):
+        delta = scripts.merge(keys=[keys.total(name), keys.merged(outage, name)], args=[views, keys.MERGED_TTL])
+        merged += max(0, delta)
+    return merged
+
+
+def compact_outage_views():
+    """Fold outage rows no process writes any more into their counters' rows."""
+    cutoff = timezone.now() - COMPACT_OUTAGES_AFTER
+    with transaction.atomic():
+        for row in OutageView.objects.select_for_update().filter(created__lt=cutoff):
+            add_views(row.name, row.views)
+            row.delete()
+        FlushedBatch.objects.filter(created__lt=timezone.now() - KEEP_BATCH_IDS).delete()
+
+
+def seed(client, scripts, name):
+    """Recreate the Redis total of ``name`` from the database, under the flush lock."""
+    lock = FlushLock(client, scripts)
+    if not lock.acquire(wait=2.0):
+        raise TimeoutError("the counter flush lock is busy")
+    try:
+        recover_inflight(client)
+        outage_rows = list(OutageView.objects.filter(name=name).values_list("outage", "views"))
+        merged_pairs = [value for outage, views in outage_rows for value in (keys.merged(outage, name), views)]
+        return scripts.seed(
+            keys=[keys.total(name), keys.pending(name)],
+            args=[durable_total(name), keys.MERGED_TTL, *merged_pairs],
+        )
+    finally:
+        lock.release()
+
+
+def flush_once(client, scripts):
+    """One round of the flusher: returns (views flushed, views merged), or None if another process holds the lock."""
+    lock = FlushLock(client, scripts)
+    if not lock.acquire():
+        return None
+    try:
+        recover_inflight(client)
+        flushed = flush_batch(client, scripts)
+        merged = merge_outage_views(client, scripts)
+    finally:
+        lock.release()
+    return flushed, merged
+
+
+class FlusherThread:
+    """Runs flush rounds every COUNTER_FLUSH_INTERVAL seconds in the background of one process."""
+
+    def __init__(self, backend):
+        self.backend = backend
+        self.pid = None
+        self.lock = threading.Lock()
+        self.last_compaction = 0.0
+
+    def ensure_running(self):
+        """Start the thread in this process if it is not running (gunicorn forks after import)."""
+        interval = settings.COUNTER_FLUSH_INTERVAL
+        if not interval or self.pid == os.getpid():
+            return
+        with self.lock:
+            if self.pid != os.getpid():
+                self.pid = os.getpid()
+                threading.Thread(target=self.run, args=(interval,), name="counter-flusher", daemon=True).start()
+
+    def run(self, interval):
+        while True:
+            time.sleep(interval)
+            self.round()
+
+    def round(self):
+        try:
+            self.backend.flush()
+            if time.monotonic() - self.last_compaction > 3600:
+                compact_outage_views()
+                self.last_compaction = time.monotonic()
+        except Exception:
+            log.warning("counter flush failed; retrying next round", exc_info=True)
+        finally:
+            close_old_connections()
