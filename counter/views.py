@@ -17,7 +17,9 @@ def index(request):
     try:
         views = counter.hit(PAGE) if request.method == "GET" else counter.get(PAGE)
     except CounterUnavailable:
-        return render(request, "503.html", status=503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+        response = render(request, "503.html", status=503)
+        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
     response = render(request, "counter/index.html", {"views": views, "views_display": f"{views:,}"})
     if request.method == "HEAD":
         response.content = b""  # a server must not send a body in answer to HEAD

@@ -148,6 +148,8 @@ STORAGES = {
 # a client cannot forge it. Everything below is HTTPS-only unless in development.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = not DEBUG
+# Monitors inside a private network may probe health over plain HTTP.
+SECURE_REDIRECT_EXEMPT = [r"^health/"]
 SECURE_HSTS_SECONDS = 0 if DEBUG else 63072000  # two years, as the HSTS preload list asks
 SECURE_HSTS_INCLUDE_SUBDOMAINS = True
 SECURE_HSTS_PRELOAD = True

@@ -59,3 +59,19 @@ def test_other_methods_are_refused_and_not_counted(client):
     assert client.post("/", **HTTPS).status_code in (403, 405)
     assert client.put("/", **HTTPS).status_code == 405
     assert get_counter().get("index") == 0
+
+
+def test_with_no_store_able_to_count_the_page_is_a_styled_503_asking_to_retry(client, monkeypatch):
+    from counter import views
+    from counter.backends import CounterUnavailable
+
+    class Unavailable:
+        def hit(self, name):
+            raise CounterUnavailable("both down")
+
+    monkeypatch.setattr(views, "get_counter", Unavailable)
+    response = client.get("/", **HTTPS)
+    assert response.status_code == 503
+    assert response["Retry-After"] == "5"
+    assert "Back in a moment" in response.content.decode()
+    assert "/static/site." in response.content.decode()

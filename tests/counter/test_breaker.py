@@ -1,0 +1,51 @@
+from counter.breaker import CircuitBreaker
+
+
+class Clock:
+    def __init__(self):
+        self.now = 100.0
+
+    def __call__(self):
+        return self.now
+
+
+def test_a_closed_breaker_lets_every_call_through():
+    breaker = CircuitBreaker(clock=Clock())
+    assert all(breaker.allow() for _ in range(10))
+
+
+def test_after_a_failure_calls_wait_for_the_backoff():
+    clock = Clock()
+    breaker = CircuitBreaker(first_backoff=1.0, clock=clock)
+    breaker.failed()
+    assert not breaker.allow()
+    clock.now += 0.99
+    assert not breaker.allow()
+
+
+def test_when_the_backoff_ends_exactly_one_caller_probes():
+    clock = Clock()
+    breaker = CircuitBreaker(first_backoff=1.0, clock=clock)
+    breaker.failed()
+    clock.now += 1.0
+    assert [breaker.allow() for _ in range(5)] == [True, False, False, False, False]
+
+
+def test_a_successful_probe_closes_the_breaker():
+    clock = Clock()
+    breaker = CircuitBreaker(first_backoff=1.0, clock=clock)
+    breaker.failed()
+    clock.now += 1.0
+    assert breaker.allow()
+    breaker.succeeded()
+    assert breaker.is_closed
+    assert all(breaker.allow() for _ in range(3))
+
+
+def test_backoff_doubles_with_each_failure_up_to_the_cap():
+    breaker = CircuitBreaker(first_backoff=1.0, max_backoff=5.0, clock=Clock())
+    backoffs = []
+    for _ in range(5):
+        breaker.failed()
+        backoffs.append(breaker.backoff())
+    assert backoffs == [1.0, 2.0, 4.0, 5.0, 5.0]

@@ -1,0 +1,201 @@
+"""The Redis counter keeps the database as its durable record: every view reaches it exactly
+once, a total Redis lost is recreated, and an unreachable Redis neither loses views nor stops
+the page. Each test runs on real Redis and the real database."""
+
+import socket
+import time
+
+import pytest
+from django.db import connection
+
+from counter import flusher
+from counter import redis_scripts as keys
+from counter.backends import CounterUnavailable, RedisCounter
+from counter.models import Counter, FlushedBatch, OutageView
+from herokuapp.redis_client import get_redis
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+DEAD_REDIS = "redis://127.0.0.1:1/0"
+
+
+@pytest.fixture
+def counter(redis_counter):
+    return RedisCounter()
+
+
+def redis_total(name="page"):
+    value = get_redis().get(keys.total(name))
+    return None if value is None else int(value)
+
+
+def durable(name="page"):
+    return flusher.durable_total(name)
+
+
+def take_redis_down(settings, counter, url=DEAD_REDIS):
+    """Point the app at a Redis that is not there (the real one keeps its data meanwhile)."""
+    live = settings.REDIS_URL
+    settings.REDIS_URL = url
+    return live
+
+
+def bring_redis_back(settings, counter, url):
+    settings.REDIS_URL = url
+    counter.breaker.succeeded()
+
+
+def test_views_counted_in_redis_reach_the_database_on_flush(counter):
+    for _ in range(5):
+        counter.hit("page")
+    assert durable() == 0
+    assert counter.flush() == (5, 0)
+    assert durable() == 5
+    assert counter.flush() == (0, 0)
+    assert durable() == 5
+
+
+def test_a_batch_added_to_the_database_but_left_in_redis_is_not_added_again(counter):
+    for _ in range(3):
+        counter.hit("page")
+    client, scripts = counter.client()
+    batch = "0f0e0d0c-0b0a-0908-0706-050403020100"
+    scripts.take_batch(keys=[keys.DIRTY, keys.inflight(batch)], args=[keys.PREFIX])
+    flusher.apply_batch(batch, {"page": 3})  # the process died before deleting the in-flight hash
+    counter.flush()
+    assert durable() == 3
+    assert not client.exists(keys.inflight(batch))
+
+
+def test_a_batch_taken_from_redis_but_never_written_is_written_by_the_next_flush(counter):
+    for _ in range(4):
+        counter.hit("page")
+    client, scripts = counter.client()
+    batch = "1f0e0d0c-0b0a-0908-0706-050403020100"
+    scripts.take_batch(keys=[keys.DIRTY, keys.inflight(batch)], args=[keys.PREFIX])  # then the process died
+    counter.flush()
+    assert durable() == 4
+    assert FlushedBatch.objects.filter(batch=batch).exists()
+
+
+def test_when_redis_comes_back_empty_the_count_carries_on_from_the_database(counter):
+    for _ in range(7):
+        counter.hit("page")
+    counter.flush()
+    get_redis().flushdb()
+    assert counter.hit("page") == 8
+    counter.flush()
+    assert durable() == 8
+
+
+def test_a_total_evicted_with_views_still_pending_is_recreated_with_them(counter):
+    for _ in range(5):
+        counter.hit("page")
+    counter.flush()
+    for _ in range(3):
+        counter.hit("page")
+    get_redis().delete(keys.total("page"))  # evicted; the 3 pending views are still in Redis
+    assert counter.hit("page") == 9
+    counter.flush()
+    assert durable() == 9
+
+
+def test_while_redis_is_down_views_are_recorded_in_the_database_and_shown(settings, counter):
+    for _ in range(5):
+        counter.hit("page")
+    counter.flush()
+    live = take_redis_down(settings, counter)
+    shown = [counter.hit("page") for _ in range(3)]
+    assert shown == [6, 7, 8]
+    assert OutageView.objects.get().views == 3
+    assert durable() == 8
+    bring_redis_back(settings, counter, live)
+
+
+def test_outage_views_are_merged_into_redis_exactly_once_when_it_returns(settings, counter):
+    for _ in range(5):
+        counter.hit("page")
+    counter.flush()
+    live = take_redis_down(settings, counter)
+    for _ in range(3):
+        counter.hit("page")
+    bring_redis_back(settings, counter, live)
+    assert counter.flush() == (0, 3)
+    assert counter.flush() == (0, 0)
+    assert redis_total() == 8
+    assert counter.hit("page") == 9
+    counter.flush()
+    assert durable() == 9
+
+
+def test_outage_views_count_once_when_redis_returns_empty(settings, counter):
+    for _ in range(5):
+        counter.hit("page")
+    counter.flush()
+    live = take_redis_down(settings, counter)
+    for _ in range(3):
+        counter.hit("page")
+    bring_redis_back(settings, counter, live)
+    get_redis().flushdb()
+    assert counter.hit("page") == 9
+    counter.flush()
+    assert redis_total() == 9
+    assert durable() == 9
+
+
+def test_shown_counts_never_go_back_when_redis_goes_down_with_views_pending(settings, counter):
+    for _ in range(5):
+        counter.hit("page")
+    counter.flush()
+    for _ in range(2):
+        counter.hit("page")  # 7 shown; 2 views not yet in the database
+    live = take_redis_down(settings, counter)
+    assert counter.hit("page") >= 7
+    bring_redis_back(settings, counter, live)
+
+
+def test_a_dead_redis_costs_one_timeout_then_the_page_counts_fast(settings, counter):
+    """A server that accepts connections and never answers: the worst kind of dead."""
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(100)
+        live = take_redis_down(settings, counter, f"redis://127.0.0.1:{silent.getsockname()[1]}/0")
+        timings = []
+        for _ in range(20):
+            started = time.perf_counter()
+            counter.hit("page")
+            timings.append(time.perf_counter() - started)
+    bring_redis_back(settings, counter, live)
+    assert max(timings) < 1.0
+    assert sum(timings[1:]) < 0.5, "after the first timeout the breaker skips Redis"
+    assert durable() == 20
+
+
+def test_with_redis_and_the_database_both_down_counting_is_refused_not_hung(settings, counter, monkeypatch):
+    take_redis_down(settings, counter)
+
+    def database_down(*args, **kwargs):
+        from django.db import OperationalError
+
+        raise OperationalError("connection refused")
+
+    monkeypatch.setattr(connection, "ensure_connection", database_down)
+    connection.close()
+    started = time.perf_counter()
+    with pytest.raises(CounterUnavailable):
+        counter.hit("page")
+    assert time.perf_counter() - started < 1.0
+
+
+def test_old_outage_rows_are_compacted_into_the_counter_row(settings, counter):
+    live = take_redis_down(settings, counter)
+    for _ in range(4):
+        counter.hit("page")
+    bring_redis_back(settings, counter, live)
+    counter.flush()
+    OutageView.objects.update(created="2000-01-01T00:00:00Z")
+    flusher.compact_outage_views()
+    assert not OutageView.objects.exists()
+    assert Counter.objects.get(name="page").views == 4
+    assert durable() == 4
+    assert counter.flush() == (0, 0)

@@ -1,0 +1,46 @@
+import pytest
+
+from counter.backends import get_counter
+
+pytestmark = pytest.mark.django_db
+
+
+def test_liveness_answers_without_touching_any_service(client, django_assert_num_queries, settings):
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"
+    with django_assert_num_queries(0):
+        response = client.get("/health/live")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+def test_health_checks_are_served_over_plain_http_for_internal_monitors(client):
+    assert client.get("/health/live").status_code == 200
+    assert client.get("/health/ready").status_code == 200
+
+
+def test_readiness_reports_each_configured_dependency_with_status_and_latency(client, redis_counter):
+    report = client.get("/health/ready").json()
+    assert report["status"] == "ok"
+    assert set(report["dependencies"]) == {"database", "redis", "storage"}
+    for dependency in report["dependencies"].values():
+        assert dependency["status"] == "up"
+        assert dependency["latency_ms"] >= 0
+
+
+def test_readiness_leaves_out_redis_when_it_is_not_configured(client, settings):
+    settings.REDIS_URL = ""
+    assert "redis" not in client.get("/health/ready").json()["dependencies"]
+
+
+def test_readiness_is_degraded_but_ready_while_redis_is_down(client, settings):
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"
+    response = client.get("/health/ready")
+    assert response.status_code == 200
+    assert response.json()["status"] == "degraded"
+    assert response.json()["dependencies"]["redis"]["status"] == "down"
+
+
+def test_health_checks_are_not_counted_as_views(client, database_counter):
+    client.get("/health/live")
+    client.get("/health/ready")
+    assert get_counter().get("index") == 0
