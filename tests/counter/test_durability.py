@@ -199,3 +199,20 @@ def test_old_outage_rows_are_compacted_into_the_counter_row(settings, counter):
     assert Counter.objects.get(name="page").views == 4
     assert durable() == 4
     assert counter.flush() == (0, 0)
+
+
+def test_flush_counters_command_writes_pending_views_to_the_database(counter, capsys):
+    from django.core.management import call_command
+
+    for _ in range(3):
+        counter.hit("page")
+    call_command("flush_counters")
+    assert "flushed=3 merged=0" in capsys.readouterr().out
+    assert durable() == 3
+
+
+def test_flush_counters_command_has_nothing_to_do_without_redis(database_counter, capsys):
+    from django.core.management import call_command
+
+    call_command("flush_counters")
+    assert "Nothing to flush" in capsys.readouterr().out
