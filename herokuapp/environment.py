@@ -112,7 +112,7 @@ def redis_url(name):
         parts.port  # a malformed port raises here, not on the first request
     except ValueError as error:
         raise ConfigurationError(f"{name} is not a Redis URL ({error})") from None
-    if parts.scheme not in {"redis", "rediss", "unix"}:
+    if not url.startswith(("redis://", "rediss://", "unix://")):  # redis-py reads the scheme case-sensitively
         raise ConfigurationError(f"{name} must start with redis://, rediss:// or unix://, not {parts.scheme or 'a URL without a scheme'!r}")
     if parts.scheme != "unix" and not parts.hostname:
         raise ConfigurationError(f"{name} must name a host, as redis://:password@host:6379")

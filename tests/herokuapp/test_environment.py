@@ -290,3 +290,8 @@ def test_exit_on_configuration_error_lets_other_errors_through():
     with pytest.raises(ValueError):
         with env.exit_on_configuration_error():
             raise ValueError("not a configuration problem")
+
+
+def test_redis_url_scheme_must_be_lowercase_as_redis_py_reads_it(monkeypatch):
+    with pytest.raises(ConfigurationError, match="REDIS_URL must start with redis://"):
+        redis_url(monkeypatch, "REDISS://:pw@h:6379")

@@ -1,0 +1,240 @@
+"""herokuapp.redis_client: one lazily made Redis client per process, over TLS as Heroku requires.
+
+The TLS tests talk to a real redis-server of their own (tests/redis_tls.py) whose certificate is
+self-signed, as Heroku Key-Value Store's is. Nothing here mocks Redis.
+"""
+
+import os
+import selectors
+import socket
+import ssl
+import subprocess
+import sys
+import time
+import traceback
+
+import pytest
+import redis
+
+from counter import redis_scripts as keys
+from counter.backends import RedisCounter
+from herokuapp.redis_client import get_redis
+from tests.dyno import ROOT, dyno_environment
+from tests.redis_tls import redis_tls, redis_tls_server  # noqa: F401 (fixtures)
+
+KEY = "herokuapp:test:tls"
+
+
+@pytest.fixture
+def silent_server():
+    """A TCP port that accepts connections (the kernel completes them) but never reads or answers."""
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(16)
+        yield server.getsockname()[1]
+
+
+def use_redis(settings, url, cert_reqs=None):
+    """Point the app at ``url``; changing the setting makes get_redis() build a new client."""
+    settings.REDIS_URL = url
+    if cert_reqs is not None:
+        settings.REDIS_SSL_CERT_REQS = cert_reqs
+    return get_redis()
+
+
+# --- over TLS, against a server with a self-signed certificate ---------------------------------
+
+
+@pytest.mark.slow
+@pytest.mark.django_db
+def test_default_cert_reqs_connect_to_a_self_signed_server_and_count(settings, redis_tls):
+    assert settings.REDIS_SSL_CERT_REQS == "none", "the default; tests/herokuapp/test_settings.py checks it unset"
+    settings.REDIS_URL = redis_tls.url
+    counter = RedisCounter()
+    assert [counter.hit("test") for _ in range(3)] == [1, 2, 3]
+    # RedisCounter would count in the database were Redis unreachable: read the count back from
+    # this server, with a client that verifies it against the test CA.
+    with redis_tls.client() as verified:
+        assert verified.get(keys.total("test")) == b"3"
+
+
+@pytest.mark.slow
+def test_the_tls_client_does_not_verify_by_default(settings, redis_tls):
+    client = use_redis(settings, redis_tls.url)
+    pool = client.connection_pool
+    assert pool.connection_class is redis.SSLConnection
+    assert pool.connection_kwargs["ssl_cert_reqs"] == "none"
+    connection = pool.make_connection()
+    assert connection.cert_reqs == ssl.CERT_NONE
+    assert connection.check_hostname is False
+    connection.disconnect()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("cert_reqs", ["required", "optional"])
+def test_verifying_cert_reqs_reject_the_self_signed_server(settings, redis_tls, cert_reqs):
+    """"optional" too: for a client Python's ssl treats CERT_OPTIONAL as CERT_REQUIRED, since a
+    server always presents a certificate. Only "none" accepts Heroku's."""
+    client = use_redis(settings, redis_tls.url, cert_reqs=cert_reqs)
+    with pytest.raises(redis.ConnectionError, match="CERTIFICATE_VERIFY_FAILED") as failure:
+        client.ping()
+    assert not isinstance(failure.value, redis.AuthenticationError)
+    # Control: the server's certificate is sound for 127.0.0.1; only the trust in its CA is missing.
+    with redis_tls.client(ssl_cert_reqs="required") as verified:
+        assert verified.ping() is True
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("password", ["wrong-password", ""], ids=["wrong", "none"])
+def test_a_wrong_or_missing_password_is_an_authentication_error(settings, redis_tls, password):
+    client = use_redis(settings, redis_tls.url_for(password=password))
+    with pytest.raises(redis.AuthenticationError):
+        client.incr(KEY)
+    with redis_tls.client() as verified:
+        assert verified.get(KEY) is None
+
+
+# --- plain redis://: no SSL options --------------------------------------------------------------
+
+
+def test_no_ssl_options_are_passed_for_a_plain_redis_url(settings):
+    client = use_redis(settings, "redis://127.0.0.1:1/0")
+    pool = client.connection_pool
+    assert pool.connection_class is redis.Connection
+    assert not [name for name in pool.connection_kwargs if name.startswith("ssl")]
+    pool.make_connection()  # what an SSL option would make fail, as the next test shows
+
+
+def test_redis_py_rejects_ssl_options_on_a_plain_connection():
+    """Why redis_client passes ssl_cert_reqs only for rediss:// (true of redis 8.1).
+
+    from_url accepts the option; the first command then fails making the connection, with a
+    TypeError rather than a RedisError: it would escape `except redis.RedisError` (as in check_redis).
+    """
+    client = redis.Redis.from_url("redis://127.0.0.1:1/0", ssl_cert_reqs="none")
+    with pytest.raises(TypeError, match="unexpected keyword argument 'ssl_cert_reqs'"):
+        client.ping()
+
+
+# --- timeouts ------------------------------------------------------------------------------------
+
+
+def test_connect_and_read_timeouts_are_short(settings):
+    pool = use_redis(settings, "redis://127.0.0.1:1/0").connection_pool
+    assert pool.connection_kwargs["socket_connect_timeout"] == 0.5
+    assert pool.connection_kwargs["socket_timeout"] == 0.5
+
+
+@pytest.mark.parametrize("scheme", ["redis", "rediss"])
+def test_a_server_that_never_answers_fails_a_command_quickly(settings, silent_server, scheme):
+    """A PING waits for the read timeout (or, over TLS, the handshake for the connect timeout) once:
+    no retries stretch it out. The bound would catch redis-py's default of three retries."""
+    client = use_redis(settings, f"{scheme}://:password@127.0.0.1:{silent_server}/0")
+    started = time.monotonic()
+    with pytest.raises(redis.TimeoutError):
+        client.ping()
+    assert time.monotonic() - started < 1.5
+
+
+# --- one client per process, made lazily ---------------------------------------------------------
+
+
+def test_get_redis_returns_the_same_client_and_opens_no_connection_until_used(settings):
+    client = use_redis(settings, "redis://127.0.0.1:1/0")
+    assert get_redis() is client
+    assert get_redis.cache_info().currsize == 1
+    assert client.connection_pool._created_connections == 0
+
+
+def test_changing_a_redis_setting_makes_a_new_client(settings):
+    first = use_redis(settings, "redis://127.0.0.1:1/0")
+    second = use_redis(settings, "redis://127.0.0.1:2/0")
+    assert second is not first
+    assert second.connection_pool.connection_kwargs["port"] == 2
+
+
+WSGI_IMPORT = """
+import sys
+import herokuapp.wsgi
+from herokuapp.redis_client import get_redis
+print(get_redis.cache_info().currsize, flush=True)
+sys.stdin.readline()
+print(get_redis().ping(), flush=True)
+sys.stdin.readline()
+"""
+
+
+def read_line(process, timeout=20):
+    selector = selectors.DefaultSelector()
+    selector.register(process.stdout, selectors.EVENT_READ)
+    if not selector.select(timeout):
+        process.kill()
+        pytest.fail(f"no answer from the process within {timeout} s: {process.communicate()}")
+    return process.stdout.readline().strip()
+
+
+@pytest.mark.slow
+def test_importing_the_wsgi_app_opens_no_redis_connection(redis_tls, sqlite_url):
+    """gunicorn's master imports herokuapp.wsgi before forking: it must hold no Redis connection."""
+    env = dyno_environment(SECRET_KEY="w" * 60, DATABASE_URL=sqlite_url, REDIS_URL=redis_tls.url)
+    process = subprocess.Popen(
+        [sys.executable, "-c", WSGI_IMPORT], cwd=ROOT, env=env, text=True,
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    try:
+        assert read_line(process) == "0", "importing the app made no client"
+        assert redis_tls.clients() == [], "and opened no connection"
+        process.stdin.write("\n")
+        process.stdin.flush()
+        assert read_line(process) == "True", "the first command connects (with the default REDIS_SSL_CERT_REQS)"
+        assert [client["name"] for client in redis_tls.clients()] == ["herokuapp"]
+        process.stdin.write("\n")
+        process.stdin.flush()
+        assert process.wait(timeout=20) == 0, process.stderr.read()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+@pytest.mark.slow
+def test_after_fork_the_child_opens_connections_of_its_own(settings, redis_tls):
+    """gunicorn forks workers from a master: redis-py's pool notices the new pid and starts afresh.
+
+    The parent connects before forking; parent and child then count on the same client object at
+    once. Had the child reused the parent's TLS connection, the two would have shared one server
+    connection (one CLIENT ID) and garbled each other's replies.
+    """
+    hits = 200
+    client = use_redis(settings, redis_tls.url)
+    assert client.incr(KEY) == 1
+    parent_id = client.client_id()
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report and leave without running any of pytest's code
+        status = 1
+        try:
+            os.close(read_end)
+            for _ in range(hits):
+                client.incr(KEY)
+            os.write(write_end, f"{client.client_id()} {int(get_redis() is client)}".encode())
+            status = 0
+        except BaseException:
+            traceback.print_exc()
+        finally:
+            os._exit(status)
+    os.close(write_end)
+    try:
+        for _ in range(hits):
+            client.incr(KEY)
+    finally:
+        _, status = os.waitpid(pid, 0)
+        with os.fdopen(read_end, "rb") as pipe:
+            report = pipe.read().decode()
+    assert os.waitstatus_to_exitcode(status) == 0, "the child counted without error"
+    child_id, same_client = map(int, report.split())
+    assert same_client == 1, "the child used the client object it inherited"
+    assert child_id != parent_id, "the child connected on its own"
+    assert client.client_id() == parent_id, "the child's exit left the parent's connection open"
+    with redis_tls.client() as verified:
+        assert int(verified.get(KEY)) == 1 + 2 * hits
