@@ -3,7 +3,7 @@
 Build: a clean copy of the committed tree (git archive HEAD), a fresh virtualenv from
 requirements.txt with the .python-version interpreter (bin/setup), then collectstatic with
 build-time configuration only. Release: the Procfile's release command. Run: two web dynos on
-one PostgreSQL and one Redis, driven with the router's headers.
+one PostgreSQL (TLS only, as Heroku Postgres) and one Redis, driven with the router's headers.
 """
 
 import json
@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from tests.dyno import ROOT, WebDyno, dyno_environment, router_headers, run_process
+from tests.postgres_cluster import cluster_database, postgres_cluster  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.slow
 
@@ -66,13 +67,13 @@ def admin_login(dyno):
     return dyno.get("/admin/", headers=https(Cookie=f"csrftoken={csrf_cookie}; sessionid={session}"))
 
 
-def test_deploy_rehearsal(slug, postgres_url, redis_url, tmp_path):
+def test_deploy_rehearsal(slug, cluster_database, redis_url):
     figures = {}
     env = dyno_environment(
         bin_dir=slug / ".venv" / "bin",
         SECRET_KEY="rehearsal-" + "k" * 60,
-        # The test PostgreSQL server has no TLS; Heroku Postgres would get sslmode=require.
-        DATABASE_URL=postgres_url + "?sslmode=disable",
+        # Like Heroku Postgres, the test-owned cluster refuses connections without TLS.
+        DATABASE_URL=cluster_database.url,
         REDIS_URL=redis_url,
         WEB_CONCURRENCY=2,
     )
