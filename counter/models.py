@@ -1,3 +1,4 @@
+from django.core.validators import FileExtensionValidator
 from django.db import models
 from django.db.models.functions import Now
 
@@ -40,3 +41,23 @@ class FlushedBatch(models.Model):
 
     batch = models.UUIDField(primary_key=True)
     created = models.DateTimeField(db_default=Now())
+
+
+class PageImage(models.Model):
+    """An image for the home page, which shows the newest one above the greeting.
+
+    Only raster formats are accepted: an SVG can carry script, which would run if someone opened
+    the file's URL directly. The alternative text is required, for people who cannot see the image.
+    """
+
+    EXTENSIONS = ["png", "jpg", "jpeg", "gif", "webp"]
+
+    file = models.FileField(upload_to="page-images/", validators=[FileExtensionValidator(EXTENSIONS)])
+    alt = models.CharField("alternative text", max_length=250, help_text="What the image shows, for screen readers.")
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created", "-id"]  # newest first: the one the page shows
+
+    def __str__(self):
+        return self.alt

@@ -6,7 +6,10 @@ from django.conf import settings
 from django.core.checks import Error, register
 from django.db import DEFAULT_DB_ALIAS, connections
 
+from herokuapp import media
+
 SERVICES = "services"
+CREDENTIALS = "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY"
 
 
 def first_line(error):
@@ -47,3 +50,40 @@ def check_redis(app_configs=None, **kwargs):
     else:
         return []
     return [Error(f"REDIS_URL: {problem}", hint=hint, id="herokuapp.E002")]
+
+
+@register(SERVICES)
+def check_storage(app_configs=None, **kwargs):
+    """With uploads on S3, the bucket must exist and the credentials must be allowed to use it."""
+    if settings.STORAGES["default"]["BACKEND"] != media.BACKEND:
+        return []
+    from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+    from django.core.files.storage import storages
+
+    storage = storages["default"]
+    bucket = storage.bucket_name
+    client = storage.connection.meta.client
+    credentials_hint = "Check the key pair, and that its IAM policy allows s3:ListBucket on the bucket."
+    try:
+        client.head_bucket(Bucket=bucket)
+    except NoCredentialsError:
+        variable, problem, hint = CREDENTIALS, "no S3 credentials are set", credentials_hint
+    except ClientError as error:
+        status = error.response["ResponseMetadata"]["HTTPStatusCode"]
+        if status == 404:
+            variable, problem = "AWS_STORAGE_BUCKET_NAME", f"bucket {bucket!r} does not exist"
+            hint = "Create the bucket, or correct its name."
+        elif status in (401, 403):
+            variable, problem = CREDENTIALS, f"S3 refused access to bucket {bucket!r} ({status})"
+            hint = credentials_hint
+        else:
+            variable, problem = "AWS_STORAGE_BUCKET_NAME", f"S3 answered {status} for bucket {bucket!r}: {first_line(error)}"
+            hint = "Check the bucket's name and AWS_S3_REGION_NAME."
+    except BotoCoreError as error:
+        # Without a custom endpoint the host is AWS's, which follows from the region.
+        variable = "AWS_S3_ENDPOINT_URL" if storage.endpoint_url else "AWS_S3_REGION_NAME"
+        problem = f"cannot reach S3 at {client.meta.endpoint_url}: {first_line(error)}"
+        hint = "Check the endpoint's host and port." if storage.endpoint_url else "Check the region's name."
+    else:
+        return []
+    return [Error(f"{variable}: {problem}", hint=hint, id="herokuapp.E003")]

@@ -11,6 +11,7 @@ from pathlib import Path
 from django.utils.csp import CSP
 
 from herokuapp import environment as env
+from herokuapp import media
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -136,11 +137,24 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 WHITENOISE_ROOT = BASE_DIR / "herokuapp" / "public"
 WHITENOISE_KEEP_ONLY_HASHED_FILES = True
 
+# Uploaded files. A dyno's filesystem is ephemeral: every restart and deploy wipes it, so on Heroku
+# uploads belong in a bucket on S3 or an S3-compatible store (AWS_S3_ENDPOINT_URL), and naming one
+# in AWS_STORAGE_BUCKET_NAME switches to it. Without one they go to MEDIA_ROOT, which suits only
+# development (urls.py serves it when DEBUG is on).
 MEDIA_URL = "media/"
 MEDIA_ROOT = BASE_DIR / "media"
+media_bucket = media.S3Bucket(
+    name=env.string("AWS_STORAGE_BUCKET_NAME"),
+    region=env.string("AWS_S3_REGION_NAME"),
+    endpoint_url=env.http_url("AWS_S3_ENDPOINT_URL", example="https://<account>.r2.cloudflarestorage.com"),
+    custom_domain=env.string("AWS_S3_CUSTOM_DOMAIN"),
+    access_key=env.string("AWS_ACCESS_KEY_ID"),
+    secret_key=env.string("AWS_SECRET_ACCESS_KEY"),
+)
+media_origins = [media_bucket.origin()] if media_bucket.name else []
 
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": media_bucket.storage() if media_bucket.name else {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 
@@ -159,12 +173,13 @@ CSRF_COOKIE_HTTPONLY = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 
-# Nothing is loaded from another origin and nothing runs inline, so the policy can be strict.
+# Nothing runs inline and nothing but uploaded images comes from another origin (the bucket's,
+# when media is on S3), so the policy can be strict.
 SECURE_CSP = {
     "default-src": [CSP.NONE],
     "script-src": [CSP.SELF],
     "style-src": [CSP.SELF],
-    "img-src": [CSP.SELF, "data:"],
+    "img-src": [CSP.SELF, "data:", *media_origins],
     "font-src": [CSP.SELF],
     "connect-src": [CSP.SELF],
     "manifest-src": [CSP.SELF],

@@ -1,3 +1,5 @@
+from django.conf import settings
+from django.conf.urls.static import static
 from django.contrib import admin
 from django.urls import include, path
 
@@ -9,3 +11,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("counter.urls")),
 ]
+
+# Uploads in MEDIA_ROOT are served in development only: Django's file view isn't built for
+# production, and there a dyno's disk loses them on every restart anyway (see MEDIA_ROOT in
+# settings). static() adds nothing unless DEBUG is on; in production, media lives on S3.
+urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)

@@ -295,3 +295,32 @@ def test_exit_on_configuration_error_lets_other_errors_through():
 def test_redis_url_scheme_must_be_lowercase_as_redis_py_reads_it(monkeypatch):
     with pytest.raises(ConfigurationError, match="REDIS_URL must start with redis://"):
         redis_url(monkeypatch, "REDISS://:pw@h:6379")
+
+
+# http_url
+
+
+def http_url(monkeypatch, url):
+    monkeypatch.setenv("ENDPOINT", url)
+    return env.http_url("ENDPOINT", example="https://minio.example.com:9000")
+
+
+@pytest.mark.parametrize("url", ["https://0123abc.r2.cloudflarestorage.com", "http://127.0.0.1:9000", "https://minio.example.com:9000/"])
+def test_http_url_accepts_http_and_https_urls_with_a_host(monkeypatch, url):
+    assert http_url(monkeypatch, url) == url
+
+
+def test_http_url_is_empty_when_unset(monkeypatch):
+    monkeypatch.delenv("ENDPOINT", raising=False)
+    assert env.http_url("ENDPOINT", example="https://minio.example.com") == ""
+
+
+@pytest.mark.parametrize("url, message", [
+    ("ftp://files.example.com", r"^ENDPOINT must start with https:// or http://, not 'ftp'$"),
+    ("minio.example.com", r"^ENDPOINT must start with https:// or http://, not 'a URL without a scheme'$"),
+    ("https://", r"^ENDPOINT must name a host, as https://minio.example.com:9000$"),
+    ("http://minio:99999", r"^ENDPOINT is not a URL \(Port out of range 0-65535\)$"),
+])
+def test_http_url_rejects_other_urls_naming_the_variable(monkeypatch, url, message):
+    with pytest.raises(ConfigurationError, match=message):
+        http_url(monkeypatch, url)
