@@ -22,10 +22,16 @@ from django.utils.module_loading import import_string
 from counter import redis_scripts as keys
 from counter.breaker import CircuitBreaker
 from counter.flusher import FlusherThread, Scripts, durable_total, flush_once, seed
-from counter.models import Counter, OutageView
+from counter.models import Counter, OutageView, UncertainHit
 from herokuapp.redis_client import get_redis
 
 log = logging.getLogger(__name__)
+
+
+def never_connected(error):
+    """Whether a Redis error happened while connecting, before any command could be sent."""
+    message = str(error)
+    return "connecting to" in message or message.startswith("Timeout connecting")
 
 
 class CounterUnavailable(Exception):
@@ -73,11 +79,15 @@ class RedisCounter:
 
     def hit(self, name):
         self.flusher.ensure_running()
+        uncertain = None
         if self.breaker.allow():
+            hit = uuid.uuid4()
             try:
-                shown = self._hit_in_redis(name)
+                shown = self._hit_in_redis(name, hit)
             except redis.RedisError as error:
                 self.breaker.failed()
+                if not never_connected(error):
+                    uncertain = hit  # the script may have run even though no reply came back
                 log.warning("Redis unreachable, counting in the database: %s", error)
             except (DatabaseError, TimeoutError) as error:
                 log.warning("could not recreate the Redis total, counting in the database: %s", error)
@@ -85,7 +95,7 @@ class RedisCounter:
                 self.breaker.succeeded()
                 self._remember(name, shown)
                 return shown
-        return self._remember(name, self._hit_in_database(name))
+        return self._remember(name, self._hit_in_database(name, uncertain))
 
     def get(self, name):
         if self.breaker.allow():
@@ -123,25 +133,31 @@ class RedisCounter:
             self._scripts = (current, scripts)
         return current, scripts
 
-    def _hit_in_redis(self, name):
+    def _hit_in_redis(self, name, hit):
         client, scripts = self.client()
-        hit_keys = [keys.total(name), keys.pending(name), keys.DIRTY]
-        shown = scripts.hit(keys=hit_keys, args=[name])
+        hit_keys = [keys.total(name), keys.pending(name), keys.DIRTY, keys.RECENT_HITS]
+        hit_args = [name, hit.hex, keys.RECENT_HITS_KEPT]
+        shown = scripts.hit(keys=hit_keys, args=hit_args)
         if shown == -1:
             seed(client, scripts, name)
-            shown = scripts.hit(keys=hit_keys, args=[name])
+            shown = scripts.hit(keys=hit_keys, args=hit_args)
         return shown
 
-    def _hit_in_database(self, name):
+    def _hit_in_database(self, name, uncertain=None):
+        """Count the view in this process's outage row; ``uncertain`` is the id of a Redis call
+        that failed after it may have counted the same view."""
         table = connection.ops.quote_name(OutageView._meta.db_table)
+        outage = self._outage_id()
         try:
             with transaction.atomic():
                 with connection.cursor() as cursor:
                     cursor.execute(
                         f"INSERT INTO {table} (outage, name, views) VALUES (%s, %s, 1) "
                         f"ON CONFLICT (outage, name) DO UPDATE SET views = {table}.views + 1",
-                        [self._outage_id(), name],
+                        [outage, name],
                     )
+                if uncertain:
+                    UncertainHit.objects.create(hit=uncertain, outage=outage, name=name)
                 return durable_total(name)
         except DatabaseError as error:
             raise CounterUnavailable("neither Redis nor the database is reachable") from error

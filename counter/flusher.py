@@ -17,16 +17,18 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import close_old_connections, connection, transaction
-from django.db.models import Sum
+from django.db.models import F, Sum
 from django.utils import timezone
 
 from counter import redis_scripts as keys
-from counter.models import Counter, FlushedBatch, OutageView
+from counter.models import Counter, FlushedBatch, OutageView, UncertainHit
 
 log = logging.getLogger(__name__)
 
 LOCK_SECONDS = 10
 KEEP_BATCH_IDS = timedelta(days=1)
+# A command sent to a Redis that then stalled runs when it resumes; wait that long before deciding.
+SETTLE_UNCERTAIN_AFTER = timedelta(seconds=5)
 COMPACT_OUTAGES_AFTER = timedelta(days=1)
 
 
@@ -110,10 +112,27 @@ def flush_batch(client, scripts):
     return sum(counts.values())
 
 
+def settle_uncertain_hits(client):
+    """Take out of the outage rows the views whose failed Redis call did count them after all."""
+    settled = timezone.now() - SETTLE_UNCERTAIN_AFTER
+    for hit in UncertainHit.objects.filter(created__lt=settled):
+        counted_by_redis = client.lpos(keys.RECENT_HITS, hit.hit.hex) is not None
+        with transaction.atomic():
+            if counted_by_redis:
+                OutageView.objects.filter(outage=hit.outage, name=hit.name).update(views=F("views") - 1)
+            hit.delete()
+
+
 def merge_outage_views(client, scripts):
-    """Add to Redis totals the outage views they do not hold yet. Returns the views merged."""
+    """Add to Redis totals the outage views they do not hold yet. Returns the views merged.
+
+    A row with a hit still unsettled waits, since it may hold a view Redis also counted.
+    """
     merged = 0
+    unsettled = set(UncertainHit.objects.values_list("outage", "name"))
     for outage, name, views in OutageView.objects.values_list("outage", "name", "views"):
+        if (outage, name) in unsettled:
+            continue
         delta = scripts.merge(keys=[keys.total(name), keys.merged(outage, name)], args=[views, keys.MERGED_TTL])
         merged += max(0, delta)
     return merged
@@ -154,6 +173,7 @@ def flush_once(client, scripts):
     try:
         recover_inflight(client)
         flushed = flush_batch(client, scripts)
+        settle_uncertain_hits(client)
         merged = merge_outage_views(client, scripts)
     finally:
         lock.release()

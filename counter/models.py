@@ -36,6 +36,20 @@ class OutageView(models.Model):
         constraints = [models.UniqueConstraint(fields=["outage", "name"], name="one_row_per_outage_and_name")]
 
 
+class UncertainHit(models.Model):
+    """A view whose Redis call failed after it may have reached Redis, counted in an outage row.
+
+    Redis may still have executed it (a reply lost, a server paused then resumed): the flusher
+    looks the hit up among Redis's recent hits and, if Redis did count it, takes it back out of
+    the outage row, so the view counts once.
+    """
+
+    hit = models.UUIDField(primary_key=True)
+    outage = models.UUIDField()
+    name = models.CharField(max_length=200)
+    created = models.DateTimeField(db_default=Now())
+
+
 class FlushedBatch(models.Model):
     """A batch of Redis views already added to Counter, so that a retried batch is never added twice."""
 

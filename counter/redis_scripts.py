@@ -10,6 +10,8 @@ PREFIX = "herokuapp:counter:"
 DIRTY = PREFIX + "dirty"
 FLUSH_LOCK = PREFIX + "flush-lock"
 INFLIGHT_PATTERN = PREFIX + "inflight:*"
+RECENT_HITS = PREFIX + "recent-hits"
+RECENT_HITS_KEPT = 10_000  # seconds of traffic at thousands of views a second
 MERGED_TTL = 30 * 24 * 3600  # outlives the outage rows, which are compacted after a day
 
 
@@ -29,12 +31,15 @@ def merged(outage, name):
     return f"{PREFIX}merged:{outage}:{name}"
 
 
-# Count one view: -1 when the total is missing (Redis restarted empty, or evicted it).
+# Count one view (ARGV[2] is its id, kept among the recent hits): -1 when the total is missing
+# (Redis restarted empty, or evicted it).
 HIT = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
 local shown = redis.call('INCR', KEYS[1])
 redis.call('INCR', KEYS[2])
 redis.call('SADD', KEYS[3], ARGV[1])
+redis.call('LPUSH', KEYS[4], ARGV[2])
+redis.call('LTRIM', KEYS[4], 0, tonumber(ARGV[3]) - 1)
 return shown
 """
 

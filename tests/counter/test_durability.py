@@ -216,3 +216,48 @@ def test_flush_counters_command_has_nothing_to_do_without_redis(database_counter
 
     call_command("flush_counters")
     assert "Nothing to flush" in capsys.readouterr().out
+
+
+def test_a_view_whose_redis_reply_was_lost_counts_once_when_redis_did_count_it(settings, counter):
+    """Redis ran the script but the reply never came (a paused server, a dropped connection)."""
+    import uuid
+
+    from counter.models import UncertainHit
+
+    for _ in range(5):
+        counter.hit("page")
+    hit = uuid.uuid4()
+    counter._hit_in_redis("page", hit)  # Redis counts view 6...
+    counter._hit_in_database("page", uncertain=hit)  # ...and the app, hearing nothing, counts it again
+    counter.flush()
+    assert counter.flush() == (0, 0), "the row waits while the hit is unsettled"
+    UncertainHit.objects.update(created="2000-01-01T00:00:00Z")
+    counter.flush()
+    assert not UncertainHit.objects.exists()
+    assert redis_total() == 6
+    assert durable() == 6
+
+
+def test_a_view_whose_redis_call_never_ran_is_kept_in_the_outage_row(settings, counter):
+    import uuid
+
+    from counter.models import UncertainHit
+
+    for _ in range(5):
+        counter.hit("page")
+    counter.flush()
+    counter._hit_in_database("page", uncertain=uuid.uuid4())  # timed out; Redis never saw it
+    UncertainHit.objects.update(created="2000-01-01T00:00:00Z")
+    assert counter.flush() == (0, 1)
+    assert redis_total() == 6
+    assert durable() == 6
+
+
+def test_a_refused_connection_is_certain_not_to_have_counted(settings, counter):
+    from counter.models import UncertainHit
+
+    counter.hit("page")
+    live = take_redis_down(settings, counter)
+    counter.hit("page")
+    bring_redis_back(settings, counter, live)
+    assert not UncertainHit.objects.exists()
