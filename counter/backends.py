@@ -73,6 +73,7 @@ class RedisCounter:
         self.breaker = CircuitBreaker()
         self.flusher = FlusherThread(self)
         self.shown = {}
+        self.outage_floor = {}
         self._scripts = (None, None)
         self._outage = (None, None)
         self._outage_lock = threading.Lock()
@@ -92,10 +93,13 @@ class RedisCounter:
             except (DatabaseError, TimeoutError) as error:
                 log.warning("could not recreate the Redis total, counting in the database: %s", error)
             else:
-                self.breaker.succeeded()
+                if self.breaker.succeeded():
+                    self.flusher.wake()  # merge the outage views into Redis's total now
                 self._remember(name, shown)
-                return shown
-        return self._remember(name, self._hit_in_database(name, uncertain))
+                return self._above_outage_floor(name, shown)
+        shown = self._remember(name, self._hit_in_database(name, uncertain))
+        self.outage_floor[name] = shown
+        return shown
 
     def get(self, name):
         if self.breaker.allow():
@@ -112,13 +116,13 @@ class RedisCounter:
         except DatabaseError as error:
             raise CounterUnavailable("neither Redis nor the database is reachable") from error
 
-    def flush(self):
+    def flush(self, compact=False):
         """One flusher round (see counter.flusher.flush_once); skipped while Redis is down."""
         if not self.breaker.allow():
             return None
         try:
             client, scripts = self.client()
-            result = flush_once(client, scripts)
+            result = flush_once(client, scripts, compact=compact)
         except redis.RedisError:
             self.breaker.failed()
             raise
@@ -169,6 +173,17 @@ class RedisCounter:
             if self._outage[0] != hour:
                 self._outage = (hour, uuid.uuid4().hex)
             return self._outage[1]
+
+    def _above_outage_floor(self, name, shown):
+        """Right after an outage Redis's total lacks the outage views until they are merged (at
+        most a few seconds): meanwhile show the highest number counted in the database instead."""
+        floor = self.outage_floor.get(name)
+        if floor is None:
+            return shown
+        if shown > floor:
+            self.outage_floor.pop(name, None)
+            return shown
+        return floor
 
     def _remember(self, name, shown):
         """Record the highest number shown for ``name`` in this process, and return the larger.

@@ -25,7 +25,9 @@ from counter.models import Counter, FlushedBatch, OutageView, UncertainHit
 
 log = logging.getLogger(__name__)
 
-LOCK_SECONDS = 10
+# A round takes milliseconds. The lock outlives a holder that died or a SET that Redis ran after
+# the caller gave up on it, so it must be short: flushing pauses for at most this long.
+LOCK_SECONDS = 2
 KEEP_BATCH_IDS = timedelta(days=1)
 # A command sent to a Redis that then stalled runs when it resumes; wait that long before deciding.
 SETTLE_UNCERTAIN_AFTER = timedelta(seconds=5)
@@ -149,23 +151,28 @@ def compact_outage_views():
 
 
 def seed(client, scripts, name):
-    """Recreate the Redis total of ``name`` from the database, under the flush lock."""
+    """Recreate the Redis total of ``name`` from the database, under the flush lock.
+
+    The outage rows are read once: the seed counts exactly the rows it marks as merged, and a view
+    added to a row afterwards is merged later.
+    """
     lock = FlushLock(client, scripts)
     if not lock.acquire(wait=2.0):
         raise TimeoutError("the counter flush lock is busy")
     try:
         recover_inflight(client)
         outage_rows = list(OutageView.objects.filter(name=name).values_list("outage", "views"))
+        flushed = Counter.objects.filter(name=name).values_list("views", flat=True).first() or 0
         merged_pairs = [value for outage, views in outage_rows for value in (keys.merged(outage, name), views)]
         return scripts.seed(
             keys=[keys.total(name), keys.pending(name)],
-            args=[durable_total(name), keys.MERGED_TTL, *merged_pairs],
+            args=[flushed + sum(views for _, views in outage_rows), keys.MERGED_TTL, *merged_pairs],
         )
     finally:
         lock.release()
 
 
-def flush_once(client, scripts):
+def flush_once(client, scripts, compact=False):
     """One round of the flusher: returns (views flushed, views merged), or None if another process holds the lock."""
     lock = FlushLock(client, scripts)
     if not lock.acquire():
@@ -175,6 +182,8 @@ def flush_once(client, scripts):
         flushed = flush_batch(client, scripts)
         settle_uncertain_hits(client)
         merged = merge_outage_views(client, scripts)
+        if compact:
+            compact_outage_views()
     finally:
         lock.release()
     return flushed, merged
@@ -187,6 +196,7 @@ class FlusherThread:
         self.backend = backend
         self.pid = None
         self.lock = threading.Lock()
+        self.woken = threading.Event()
         self.last_compaction = 0.0
 
     def ensure_running(self):
@@ -199,16 +209,20 @@ class FlusherThread:
                 self.pid = os.getpid()
                 threading.Thread(target=self.run, args=(interval,), name="counter-flusher", daemon=True).start()
 
+    def wake(self):
+        """Run a round now, as when Redis answers again after an outage."""
+        self.woken.set()
+
     def run(self, interval):
         while True:
-            time.sleep(interval)
+            self.woken.wait(interval)
+            self.woken.clear()
             self.round()
 
     def round(self):
         try:
-            self.backend.flush()
-            if time.monotonic() - self.last_compaction > 3600:
-                compact_outage_views()
+            compact = time.monotonic() - self.last_compaction > 3600
+            if self.backend.flush(compact=compact) and compact:
                 self.last_compaction = time.monotonic()
         except Exception:
             log.warning("counter flush failed; retrying next round", exc_info=True)

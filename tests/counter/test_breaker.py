@@ -42,10 +42,37 @@ def test_a_successful_probe_closes_the_breaker():
     assert all(breaker.allow() for _ in range(3))
 
 
-def test_backoff_doubles_with_each_failure_up_to_the_cap():
-    breaker = CircuitBreaker(first_backoff=1.0, max_backoff=5.0, clock=Clock())
+def test_backoff_doubles_with_each_failed_probe_up_to_the_cap():
+    clock = Clock()
+    breaker = CircuitBreaker(first_backoff=1.0, max_backoff=5.0, clock=clock)
     backoffs = []
     for _ in range(5):
+        clock.now += 100
+        breaker.allow()
         breaker.failed()
         backoffs.append(breaker.backoff())
     assert backoffs == [1.0, 2.0, 4.0, 5.0, 5.0]
+
+
+def test_calls_that_fail_together_open_the_breaker_once():
+    clock = Clock()
+    breaker = CircuitBreaker(first_backoff=1.0, clock=clock)
+    for _ in range(8):
+        breaker.failed()  # eight requests were already waiting on the dead service
+    assert breaker.backoff() == 1.0
+    clock.now += 1.0
+    assert breaker.allow()
+
+
+def test_only_a_failed_probe_lengthens_the_backoff():
+    clock = Clock()
+    breaker = CircuitBreaker(first_backoff=1.0, clock=clock)
+    breaker.failed()
+    clock.now += 1.0
+    assert breaker.allow()
+    breaker.failed()
+    assert breaker.backoff() == 2.0
+    clock.now += 1.9
+    assert not breaker.allow()
+    clock.now += 0.1
+    assert breaker.allow()

@@ -10,7 +10,6 @@ import time
 from django.core.management.base import BaseCommand, CommandError
 
 from counter.backends import RedisCounter, get_counter
-from counter.flusher import compact_outage_views
 
 
 class Command(BaseCommand):
@@ -28,7 +27,7 @@ class Command(BaseCommand):
         stopping = []
         signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
         while True:
-            result = counter.flush()
+            result = counter.flush(compact=True)
             if result is None and not loop:
                 raise CommandError("another process holds the flush lock, or Redis is unreachable; try again")
             if result is not None:
@@ -37,4 +36,3 @@ class Command(BaseCommand):
             if not loop or stopping:
                 break
             time.sleep(interval)
-        compact_outage_views()
