@@ -26,19 +26,18 @@ _cached = (0.0, None)  # (monotonic time it expires, image)
 
 
 def current():
-    """The newest PageImage, or None when there is none or the database can't say."""
+    """The newest PageImage, or None when there is none. While the database can't say, the last
+    answer this process had stands."""
     global _cached
     expires, image = _cached
-    if time.monotonic() < expires:
-        return image
-    if not breaker.allow():
+    if time.monotonic() < expires or not breaker.allow():
         return image
     try:
         image = PageImage.objects.first()
     except DatabaseError as error:
         breaker.failed()
-        log.warning("page image: the database did not answer, showing the page without it: %s", error)
-        return None
+        log.warning("page image: the database did not answer, keeping the last answer: %s", error)
+        return _cached[1]
     breaker.succeeded()
     _cached = (time.monotonic() + CACHE_SECONDS, image)
     return image
