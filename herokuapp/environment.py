@@ -37,29 +37,24 @@ def boolean(name, default=False):
 
 
 def integer(name, default, minimum=None, maximum=None):
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ConfigurationError(f"{name} must be a whole number, not {raw!r}") from None
-    if minimum is not None and value < minimum or maximum is not None and value > maximum:
-        bounds = f"from {minimum} to {maximum}" if maximum is not None else f"at least {minimum}"
-        raise ConfigurationError(f"{name} must be {bounds}, not {value}")
-    return value
+    return _numeric(name, default, int, "a whole number", minimum, maximum)
 
 
 def number(name, default, minimum=None, maximum=None):
+    return _numeric(name, default, float, "a number", minimum, maximum)
+
+
+def _numeric(name, default, kind, described, minimum, maximum):
     raw = os.environ.get(name, "").strip()
     if not raw:
         return default
     try:
-        value = float(raw)
+        value = kind(raw)
     except ValueError:
-        raise ConfigurationError(f"{name} must be a number, not {raw!r}") from None
+        raise ConfigurationError(f"{name} must be {described}, not {raw!r}") from None
     if minimum is not None and value < minimum or maximum is not None and value > maximum:
-        raise ConfigurationError(f"{name} must be from {minimum} to {maximum}, not {raw}")
+        bounds = f"from {minimum} to {maximum}" if maximum is not None else f"at least {minimum}"
+        raise ConfigurationError(f"{name} must be {bounds}, not {raw}")
     return value
 
 
