@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 
 # A round takes milliseconds. The lock outlives a holder that died or a SET that Redis ran after
 # the caller gave up on it, so it must be short: flushing pauses for at most this long.
-LOCK_SECONDS = 2
+LOCK_SECONDS = 1
 KEEP_BATCH_IDS = timedelta(days=1)
 # A command sent to a Redis that then stalled runs when it resumes; wait that long before deciding.
 SETTLE_UNCERTAIN_AFTER = timedelta(seconds=5)
@@ -84,7 +84,7 @@ class FlushLock:
     def acquire(self, wait=0.0):
         deadline = time.monotonic() + wait
         while True:
-            if self.client.set(keys.FLUSH_LOCK, self.token, nx=True, ex=LOCK_SECONDS):
+            if self.client.set(keys.FLUSH_LOCK, self.token, nx=True, px=int(LOCK_SECONDS * 1000)):
                 return True
             if time.monotonic() >= deadline:
                 return False
