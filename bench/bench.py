@@ -361,7 +361,7 @@ def wrk(port, path, seconds, args):
         raise BenchError(f"wrk printed no BENCH_JSON line (is bench/router.lua in use?):\n{result.stdout}")
     measured = json.loads(line.removeprefix("BENCH_JSON "))
     measured["client_cpu_ms"] = (after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime) * 1000
-    measured["command"] = shlex.join(command)
+    measured["command"] = shlex.join(command).replace(str(LUA), "bench/router.lua")  # no machine paths in results
     return measured
 
 
