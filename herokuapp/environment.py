@@ -97,16 +97,22 @@ def database(name, default, conn_max_age, require_ssl):
     return config
 
 
+def _split_url(name, url, described):
+    """Split ``url``, reading its port now so that a malformed one fails at start, not in a request."""
+    try:
+        parts = urlsplit(url)
+        parts.port
+    except ValueError as error:
+        raise ConfigurationError(f"{name} is not {described} ({error})") from None
+    return parts
+
+
 def redis_url(name):
     """Return the Redis URL in ``name`` ('' when unset) after checking its form."""
     url = string(name)
     if not url:
         return ""
-    try:
-        parts = urlsplit(url)
-        parts.port  # a malformed port raises here, not on the first request
-    except ValueError as error:
-        raise ConfigurationError(f"{name} is not a Redis URL ({error})") from None
+    parts = _split_url(name, url, "a Redis URL")
     if not url.startswith(("redis://", "rediss://", "unix://")):  # redis-py reads the scheme case-sensitively
         raise ConfigurationError(f"{name} must start with redis://, rediss:// or unix://, not {parts.scheme or 'a URL without a scheme'!r}")
     if parts.scheme != "unix" and not parts.hostname:
@@ -119,11 +125,7 @@ def http_url(name, example):
     url = string(name)
     if not url:
         return ""
-    try:
-        parts = urlsplit(url)
-        parts.port  # a malformed port raises here, not on the first upload
-    except ValueError as error:
-        raise ConfigurationError(f"{name} is not a URL ({error})") from None
+    parts = _split_url(name, url, "a URL")
     if parts.scheme not in {"http", "https"}:
         raise ConfigurationError(f"{name} must start with https:// or http://, not {parts.scheme or 'a URL without a scheme'!r}")
     if not parts.hostname:
