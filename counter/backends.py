@@ -21,7 +21,7 @@ from django.utils.module_loading import import_string
 
 from counter import redis_scripts as keys
 from counter.breaker import CircuitBreaker
-from counter.flusher import FlusherThread, Scripts, durable_total, flush_once, seed
+from counter.flusher import LOCK_SECONDS, FlusherThread, Scripts, durable_total, flush_once, seed
 from counter.models import Counter, OutageView, UncertainHit
 from herokuapp.redis_client import get_redis
 
@@ -73,15 +73,16 @@ class RedisCounter:
         self.breaker = CircuitBreaker()
         self.flusher = FlusherThread(self)
         self.shown = {}
-        self.outage_floor = {}
+        self.unmerged_outage = set()
         self._scripts = (None, None)
         self._outage = (None, None)
         self._outage_lock = threading.Lock()
+        self._shown_lock = threading.Lock()
 
     def hit(self, name):
         self.flusher.ensure_running()
         uncertain = None
-        if self.breaker.allow():
+        if self.breaker.allow() and self._merge_outage_views_first(name):
             hit = uuid.uuid4()
             try:
                 shown = self._hit_in_redis(name, hit)
@@ -94,12 +95,9 @@ class RedisCounter:
                 log.warning("could not recreate the Redis total, counting in the database: %s", error)
             else:
                 if self.breaker.succeeded():
-                    self.flusher.wake()  # merge the outage views into Redis's total now
-                self._remember(name, shown)
-                return self._above_outage_floor(name, shown)
-        shown = self._remember(name, self._hit_in_database(name, uncertain))
-        self.outage_floor[name] = shown
-        return shown
+                    self.flusher.wake()  # merge the other processes' outage views into Redis now
+                return self._shown_from_redis(name, shown)
+        return self._shown_from_database(name, self._hit_in_database(name, uncertain))
 
     def get(self, name):
         if self.breaker.allow():
@@ -128,6 +126,29 @@ class RedisCounter:
             raise
         self.breaker.succeeded()
         return result
+
+    def _merge_outage_views_first(self, name):
+        """Before this process counts ``name`` in Redis again after an outage, add the outage views
+        to Redis's total, so that its next number follows the ones it showed from the database.
+
+        Returns False if Redis is still unreachable. If the merge cannot finish now (the database
+        is down, the flush lock is busy, or a view's outcome is still uncertain), Redis's numbers
+        lag until the flusher merges the rest, and the process numbers views above its own.
+        """
+        if name not in self.unmerged_outage:
+            return True
+        try:
+            client, scripts = self.client()
+            merged = flush_once(client, scripts, wait=LOCK_SECONDS) is not None
+            if merged and not UncertainHit.objects.filter(name=name).exists():
+                self.unmerged_outage.discard(name)
+        except redis.RedisError as error:
+            self.breaker.failed()
+            log.warning("Redis unreachable, counting in the database: %s", error)
+            return False
+        except DatabaseError as error:
+            log.warning("could not merge the outage views before counting in Redis: %s", error)
+        return True
 
     def client(self):
         client, scripts = self._scripts
@@ -174,16 +195,33 @@ class RedisCounter:
                 self._outage = (hour, uuid.uuid4().hex)
             return self._outage[1]
 
-    def _above_outage_floor(self, name, shown):
-        """Right after an outage Redis's total lacks the outage views until they are merged (at
-        most a few seconds): meanwhile show the highest number counted in the database instead."""
-        floor = self.outage_floor.get(name)
-        if floor is None:
-            return shown
-        if shown > floor:
-            self.outage_floor.pop(name, None)
-            return shown
-        return floor
+    def _shown_from_database(self, name, counted):
+        """The number for a view counted in the database, where ``counted`` is its durable total.
+
+        That total lacks the views still pending in Redis; unless Redis loses them, the true count
+        is at least the highest number this process has shown plus this view, so each view here
+        gets a new number.
+        """
+        with self._shown_lock:
+            shown = max(counted, self.shown.get(name, 0) + 1)
+            self.shown[name] = shown
+        self.unmerged_outage.add(name)
+        return shown
+
+    def _shown_from_redis(self, name, number):
+        """Redis's number for this view, exact once this process's outage views are merged into
+        its total; until then it lags, and the view gets the next number above those shown here."""
+        if name not in self.unmerged_outage:
+            self._remember(name, number)
+            return number
+        with self._shown_lock:
+            highest = self.shown.get(name, 0)
+            if number > highest:
+                self.unmerged_outage.discard(name)
+            else:
+                number = highest + 1
+            self.shown[name] = number
+        return number
 
     def _remember(self, name, shown):
         """Record the highest number shown for ``name`` in this process, and return the larger.

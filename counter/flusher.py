@@ -172,10 +172,11 @@ def seed(client, scripts, name):
         lock.release()
 
 
-def flush_once(client, scripts, compact=False):
-    """One round of the flusher: returns (views flushed, views merged), or None if another process holds the lock."""
+def flush_once(client, scripts, compact=False, wait=0.0):
+    """One round of the flusher: returns (views flushed, views merged), or None if another process
+    held the lock for ``wait`` seconds."""
     lock = FlushLock(client, scripts)
-    if not lock.acquire():
+    if not lock.acquire(wait):
         return None
     try:
         recover_inflight(client)

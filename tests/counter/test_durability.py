@@ -128,6 +128,23 @@ def test_outage_views_are_merged_into_redis_exactly_once_when_it_returns(setting
     assert durable() == 9
 
 
+def test_the_first_views_after_an_outage_follow_the_outage_numbers_each_shown_once(settings, counter):
+    """No flusher round runs in between: the process merges its outage views before counting in Redis."""
+    for _ in range(5):
+        counter.hit("page")
+    for _ in range(2):
+        counter.hit("page")  # 7 shown, 2 of them still pending in Redis
+    live = take_redis_down(settings, counter)
+    during = [counter.hit("page") for _ in range(3)]
+    bring_redis_back(settings, counter, live)
+    after = [counter.hit("page") for _ in range(3)]
+    assert during == [8, 9, 10]  # the database holds 3, but Redis showed 7 and still holds those
+    assert after == [11, 12, 13]
+    assert redis_total() == 13
+    counter.flush()
+    assert durable() == 13
+
+
 def test_outage_views_count_once_when_redis_returns_empty(settings, counter):
     for _ in range(5):
         counter.hit("page")
