@@ -2,6 +2,8 @@
 # from the environment are read through herokuapp.environment, so a wrong one stops the dyno at
 # start with one line naming it. GUNICORN_CMD_ARGS overrides anything here.
 
+import gc
+
 from herokuapp import environment as env
 from herokuapp.gunicorn_logging import ACCESS_LOG_FORMAT
 
@@ -22,6 +24,16 @@ threads = 4
 # error stops the dyno before any worker starts. Connections are opened lazily, after the fork.
 preload_app = True
 
+
+
+def when_ready(server):
+    """Move everything the preloaded app created out of the garbage collector's reach before the
+    fork: workers then never scan those objects (no long pauses in the slowest responses) and never
+    touch their pages (which stay shared with the master)."""
+    gc.collect()
+    gc.freeze()
+
+
 # The router gives up on a request after 30 s; a worker stuck longer than this is restarted.
 timeout = 25
 
@@ -40,5 +52,5 @@ accesslog = "-"
 access_log_format = ACCESS_LOG_FORMAT
 logger_class = "herokuapp.gunicorn_logging.HerokuLogger"
 
-# A dyno is managed by Heroku, not by gunicornc; several dynos on one machine must not share a socket.
+# A dyno is managed by Heroku, not by gunicorn; several dynos on one machine must not share a socket.
 control_socket_disable = True
