@@ -4,24 +4,31 @@ from django.views.decorators.http import require_safe
 
 from counter import page_image
 from counter.backends import CounterUnavailable, get_counter
+from counter.page import COUNTED, PAGE, Counted
 
 RETRY_AFTER_SECONDS = 5
 
-PAGE = "index"
+
+def count(request):
+    """Count a GET (a HEAD shows the count without adding one); views is None if nothing can count."""
+    counter = get_counter()
+    try:
+        return Counted(counter.hit(PAGE) if request.method == "GET" else counter.get(PAGE))
+    except CounterUnavailable:
+        return Counted(None)
 
 
 @never_cache
 @require_safe
 def index(request):
-    """The home page, which counts its own views. A HEAD request shows the count without adding one."""
-    counter = get_counter()
-    try:
-        views = counter.hit(PAGE) if request.method == "GET" else counter.get(PAGE)
-    except CounterUnavailable:
+    """The home page, which counts its own views. counter.page usually answers it before Django
+    does, from this view's own rendering; when it has counted the view, it hands over the count."""
+    counted = request.META.get(COUNTED) or count(request)
+    if counted.views is None:
         response = render(request, "503.html", status=503)
         response["Retry-After"] = str(RETRY_AFTER_SECONDS)
         return response
-    context = {"views": views, "views_display": f"{views:,}", "image": page_image.current()}
+    context = {"views": counted.views, "views_display": counted.display, "image": page_image.current()}
     response = render(request, "counter/index.html", context)
     if request.method == "HEAD":
         response.content = b""  # a server must not send a body in answer to HEAD

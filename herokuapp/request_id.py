@@ -15,6 +15,14 @@ VALID_REQUEST_ID = re.compile(r"[A-Za-z0-9+/=_.-]{1,200}")
 current_request_id = ContextVar("request_id", default="-")
 
 
+def request_id_of(environ):
+    """The router's X-Request-Id from a WSGI environ, or a new id if it is missing or malformed."""
+    request_id = environ.get("HTTP_X_REQUEST_ID", "")
+    if not VALID_REQUEST_ID.fullmatch(request_id):
+        request_id = uuid.uuid4().hex
+    return request_id
+
+
 class RequestIdMiddleware:
     """Take the router's request id (or make one), expose it to logging and echo it back."""
 
@@ -22,9 +30,7 @@ class RequestIdMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        request_id = request.META.get("HTTP_X_REQUEST_ID", "")
-        if not VALID_REQUEST_ID.fullmatch(request_id):
-            request_id = uuid.uuid4().hex
+        request_id = request_id_of(request.META)
         request.request_id = request_id
         # Kept until the response is closed: Django logs a 4xx or 5xx after the middleware returns.
         current_request_id.set(request_id)

@@ -11,7 +11,12 @@ from herokuapp.environment import ConfigurationError, exit_on_configuration_erro
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "herokuapp.settings")
 
 with exit_on_configuration_error():
-    application = get_wsgi_application()
+    django_application = get_wsgi_application()
+    # Imported once Django is set up: the home page's fast path, answering GET / from Django's own
+    # rendering (see counter.page).
+    from counter.page import CounterPage
+
+    application = CounterPage(django_application)
     # Serving signs cookies; check the key now rather than in the first request that needs it.
     try:
         settings.SECRET_KEY
