@@ -103,10 +103,14 @@ class Problems(list):
 
     def watch(self, page):
         page.add_init_script(RECORD_CSP_VIOLATIONS)
-        page.on("console", lambda message: message.type == "error" and self.append(f"console: {message.text}"))
+        page.on("console", self._console)
         page.on("pageerror", lambda error: self.append(f"uncaught: {error}"))
         page.on("requestfailed", lambda request: self.append(f"failed: {request.url} ({request.failure})"))
         return page
+
+    def _console(self, message):
+        if message.type == "error":
+            self.append(f"console: {message.text}")
 
     def collect_csp_violations(self, page):
         self.extend(f"CSP: {violation}" for violation in page.evaluate("window.cspViolations"))
