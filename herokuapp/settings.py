@@ -53,6 +53,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # First, so that every later log line of the request carries Heroku's X-Request-Id.
     "herokuapp.request_id.RequestIdMiddleware",
+    # Outside WhiteNoise, so that static files carry the policy too.
+    "herokuapp.resource_policy.CrossOriginResourcePolicyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Right after SecurityMiddleware, as WhiteNoise asks: static files skip the rest of the stack.
     "whitenoise.middleware.WhiteNoiseMiddleware",

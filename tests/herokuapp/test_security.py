@@ -167,3 +167,23 @@ def test_public_file_is_served_at_the_root(client, name):
     response = client.get(f"/{name}", **HTTPS)
     assert response.status_code == 200
     assert b"".join(response.streaming_content) == (ROOT / "herokuapp" / "public" / name).read_bytes()
+
+
+# cross-origin resource policy
+
+
+def test_page_may_be_loaded_by_this_site_alone(home):
+    assert home["Cross-Origin-Resource-Policy"] == "same-origin"
+
+
+def test_static_file_may_be_loaded_by_this_site_alone(client):
+    from django.templatetags.static import static
+
+    response = client.get(static("site.css"), **HTTPS)
+    assert response.status_code == 200
+    assert response["Cross-Origin-Resource-Policy"] == "same-origin"
+
+
+def test_error_page_may_be_loaded_by_this_site_alone(client):
+    response = client.get("/no-such-page/", **HTTPS)
+    assert response["Cross-Origin-Resource-Policy"] == "same-origin"
