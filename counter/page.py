@@ -36,6 +36,7 @@ MARKER = "\x00count\x00"
 # Headers that differ from one response to the next, set by this layer for each.
 PER_RESPONSE = {"content-length", "expires", "x-request-id", "date"}
 KNOWN_HOSTS_KEPT = 64
+PROTOTYPES_KEPT = 8
 
 
 class Counted:
@@ -109,17 +110,20 @@ class CounterPage:
         return known
 
     def prototypes_for(self, environ, image):
-        """The page for the image shown now, as (plural, singular) prototypes, rendered by Django on
-        first use in this process; None if Django's answer cannot be reused."""
-        key = image and (image.pk, image.file.name, image.alt)
+        """The page for this Host and the image shown now, as (plural, singular) prototypes,
+        rendered by Django on first use in this process; None if Django's answer cannot be reused.
+
+        The Host is part of the key so that a page that ever shows it can't show another's.
+        """
+        key = (environ["HTTP_HOST"], image and (image.pk, image.file.name, image.alt))
         prototypes = self.prototypes.get(key)
         if prototypes is None:
             prototypes = (self.render_prototype(environ, 2), self.render_prototype(environ, 1))
             if not all(prototypes):
                 prototypes = False
             with self.lock:
-                if len(self.prototypes) >= 4:
-                    self.prototypes.clear()  # other images replaced the one shown
+                if len(self.prototypes) >= PROTOTYPES_KEPT:
+                    self.prototypes.clear()  # other images replaced the one shown, or many hosts
                 self.prototypes[key] = prototypes
         return prototypes or None
 

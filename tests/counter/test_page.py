@@ -182,3 +182,13 @@ def test_a_client_cycling_host_headers_cannot_grow_memory(app, settings):
     for number in range(page.KNOWN_HOSTS_KEPT * 3):
         call(app, host=f"h{number}.example.com")
     assert len(app.known_hosts) <= page.KNOWN_HOSTS_KEPT
+
+
+def test_each_host_gets_a_page_rendered_for_it(app, settings):
+    settings.ALLOWED_HOSTS = [".example.com"]
+    call(app, host="one.example.com")
+    call(app, host="two.example.com")
+    assert {host for host, _ in app.prototypes} == {"one.example.com", "two.example.com"}
+    for number in range(page.PROTOTYPES_KEPT * 2):
+        call(app, host=f"h{number}.example.com")
+    assert len(app.prototypes) <= page.PROTOTYPES_KEPT
