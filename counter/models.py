@@ -75,3 +75,23 @@ class PageImage(models.Model):
 
     def __str__(self):
         return self.alt
+
+
+class NamedCounter(models.Model):
+    """A counter of the API, named ``namespace/key`` (see counter.named).
+
+    It counts as Counter rows do, under the same name; ``offset`` is subtracted from that count
+    for display, which is how a counter starts from a given value or is reset. ``token_hash`` is
+    the SHA-256 of the admin token of a counter created explicitly, empty for one a hit created.
+    """
+
+    name = models.CharField(max_length=129, primary_key=True)
+    offset = models.BigIntegerField(default=0)
+    token_hash = models.CharField(max_length=64, blank=True)
+    created = models.DateTimeField(db_default=Now())
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name

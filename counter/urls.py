@@ -1,7 +1,12 @@
 from django.urls import path
 
-from counter import views
+from counter import api, views
 
 urlpatterns = [
     path("", views.index, name="index"),
+    path("api/v1/openapi.json", api.openapi, name="api-openapi"),
+    path("api/v1/counters", api.create, name="api-create"),
+    path("api/v1/counters/<str:namespace>/<str:key>", api.detail, name="api-counter"),
+    path("api/v1/counters/<str:namespace>/<str:key>/hit", api.hit, name="api-hit"),
+    path("api/v1/counters/<str:namespace>/<str:key>/reset", api.reset, name="api-reset"),
 ]

@@ -1,0 +1,172 @@
+"""The counter API, version 1: JSON over HTTP, callable from any web page (CORS).
+
+Every error is JSON too, ``{"error": {"status", "code", "message"}}``, with the status that
+says what went wrong. The API is described by counter/openapi.json, served at
+/api/v1/openapi.json.
+"""
+
+import functools
+import json
+from pathlib import Path
+
+from django.http import HttpResponse, JsonResponse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
+
+from counter import named
+from counter.backends import CounterUnavailable
+from counter.views import RETRY_AFTER_SECONDS
+
+OPENAPI = Path(__file__).with_name("openapi.json")
+MAX_BODY_BYTES = 1024
+CORS_HEADERS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Expose-Headers": "Retry-After, RateLimit, RateLimit-Policy, X-Request-Id",
+    # Other sites' pages may read these responses: CORS allows it, and so must this policy.
+    "Cross-Origin-Resource-Policy": "cross-origin",
+}
+PREFLIGHT_MAX_AGE = 86400
+
+
+class ApiError(Exception):
+    def __init__(self, status, code, message, headers=None):
+        super().__init__(message)
+        self.status, self.code, self.message, self.headers = status, code, message, headers or {}
+
+    def response(self):
+        response = JsonResponse({"error": {"status": self.status, "code": self.code, "message": self.message}}, status=self.status)
+        for name, value in self.headers.items():
+            response[name] = value
+        return response
+
+
+# What the counters' own exceptions mean in HTTP.
+ERRORS = {
+    named.InvalidName: lambda error: ApiError(400, "invalid_name", str(error)),
+    named.UnknownCounter: lambda error: ApiError(404, "unknown_counter", f"there is no counter {error}"),
+    named.CounterExists: lambda error: ApiError(409, "counter_exists", f"the counter {error} exists already"),
+    named.TokenRequired: lambda error: ApiError(
+        401, "token_required", "send the counter's admin token as 'Authorization: Bearer <token>'",
+        {"WWW-Authenticate": 'Bearer realm="counters"'}),
+    named.WrongToken: lambda error: ApiError(403, "wrong_token", f"that token is not the admin token of {error}"),
+    CounterUnavailable: lambda error: ApiError(
+        503, "unavailable", "counting is unavailable for a moment; try again",
+        {"Retry-After": str(RETRY_AFTER_SECONDS)}),
+}
+
+
+def endpoint(*methods):
+    """Make a view an API endpoint: JSON errors, CORS (with preflight), no caching, no CSRF (the
+    API takes no cookies), and a small bound on request bodies."""
+    allowed = ", ".join([*methods, "OPTIONS"])
+
+    def decorate(view):
+        @functools.wraps(view)
+        def wrapper(request, *args, **kwargs):
+            if request.method == "OPTIONS":
+                response = HttpResponse(status=204)
+                response["Access-Control-Allow-Methods"] = allowed
+                response["Access-Control-Allow-Headers"] = "Authorization, Content-Type"
+                response["Access-Control-Max-Age"] = str(PREFLIGHT_MAX_AGE)
+            elif request.method not in methods:
+                response = ApiError(405, "method_not_allowed", f"use {' or '.join(methods)}", {"Allow": allowed}).response()
+            else:
+                response = call(view, request, *args, **kwargs)
+            for name, value in CORS_HEADERS.items():
+                response[name] = value
+            return response
+
+        return csrf_exempt(never_cache(wrapper))
+
+    return decorate
+
+
+def call(view, request, *args, **kwargs):
+    try:
+        if declared_length(request) > MAX_BODY_BYTES or len(request.body) > MAX_BODY_BYTES:
+            raise ApiError(413, "body_too_large", f"request bodies are limited to {MAX_BODY_BYTES} bytes")
+        return view(request, *args, **kwargs)
+    except ApiError as error:
+        return error.response()
+    except tuple(ERRORS) as error:
+        return next(make(error) for kind, make in ERRORS.items() if isinstance(error, kind)).response()
+
+
+def declared_length(request):
+    """The Content-Length a client announced, checked before any of the body is read."""
+    try:
+        return int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return 0
+
+
+def body(request):
+    """The request's JSON object ({} when there is no body)."""
+    if not request.body:
+        return {}
+    try:
+        data = json.loads(request.body)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise ApiError(400, "invalid_json", "the request body is not JSON") from None
+    if not isinstance(data, dict):
+        raise ApiError(400, "invalid_json", "the request body must be a JSON object")
+    return data
+
+
+def integer(data, field, default=0):
+    value = data.get(field, default)
+    if isinstance(value, bool) or not isinstance(value, int) or abs(value) > named.MAX_START:
+        raise ApiError(400, "invalid_value", f"'{field}' must be a whole number between -10^15 and 10^15")
+    return value
+
+
+def bearer_token(request):
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
+
+
+def counter(namespace, key, value, status=200, **extra):
+    return JsonResponse({"namespace": namespace, "key": key, "value": value, **extra}, status=status)
+
+
+@endpoint("POST")
+def create(request):
+    """Create a counter, optionally from a starting value; the admin token is in this answer only."""
+    data = body(request)
+    namespace, key = data.get("namespace"), data.get("key")
+    name = named.counter_name(namespace, key)
+    value = integer(data, "value")
+    token = named.registry.create(name, start=value)
+    response = counter(namespace, key, value, status=201, token=token)
+    response["Location"] = f"/api/v1/counters/{name}"
+    return response
+
+
+@endpoint("GET", "DELETE")
+def detail(request, namespace, key):
+    """Read a counter's value without counting, or delete the counter (with its admin token)."""
+    name = named.counter_name(namespace, key)
+    if request.method == "DELETE":
+        named.registry.delete(name, bearer_token(request))
+        return HttpResponse(status=204)
+    return counter(namespace, key, named.registry.get(name))
+
+
+@endpoint("GET", "POST")
+def hit(request, namespace, key):
+    """Count one view and return the new value; the counter is created by its first hit."""
+    return counter(namespace, key, named.registry.hit(named.counter_name(namespace, key)))
+
+
+@endpoint("POST")
+def reset(request, namespace, key):
+    """Set a counter back to 0, or to the body's "value" (with its admin token)."""
+    name = named.counter_name(namespace, key)
+    value = integer(body(request), "value")
+    return counter(namespace, key, named.registry.reset(name, bearer_token(request), value))
+
+
+@endpoint("GET")
+def openapi(request):
+    response = HttpResponse(OPENAPI.read_bytes(), content_type="application/json")
+    return response
