@@ -581,7 +581,8 @@ def table(summary, checks, labels):
     for check in checks:
         verdict = {True: "MET", False: "NOT MET", None: "not measured"}[check["met"]]
         units = {"x": "x", "s": " s", "MiB": " MiB"}
-        value = "-" if check["value"] is None else f"{check['value']:.2f}{units[check['unit']]}"
+        # Three decimals, so that a ratio just under its limit never prints as the limit itself.
+        value = "-" if check["value"] is None else f"{check['value']:.3f}{units[check['unit']]}"
         detail = f"  ({check['detail']})" if check["detail"] else ""
         lines.append(f"  WEB_CONCURRENCY={check['web_concurrency']}  {check['text']:<62} {value:>10}  {verdict}{detail}")
     problems = [
