@@ -13,7 +13,7 @@ from django.http import HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 
-from counter import named
+from counter import named, rate_limits
 from counter.backends import CounterUnavailable
 from counter.views import RETRY_AFTER_SECONDS
 
@@ -68,10 +68,16 @@ def endpoint(*methods):
                 response["Access-Control-Allow-Methods"] = allowed
                 response["Access-Control-Allow-Headers"] = "Authorization, Content-Type"
                 response["Access-Control-Max-Age"] = str(PREFLIGHT_MAX_AGE)
-            elif request.method not in methods:
-                response = ApiError(405, "method_not_allowed", f"use {' or '.join(methods)}", {"Allow": allowed}).response()
             else:
-                response = call(view, request, *args, **kwargs)
+                decision = rate_limits.take(rate_limits.API_REQUESTS, rate_limits.client_of(request))
+                if not decision.allowed:
+                    response = rate_limited(decision).response()
+                elif request.method not in methods:
+                    response = ApiError(405, "method_not_allowed", f"use {' or '.join(methods)}", {"Allow": allowed}).response()
+                else:
+                    response = call(view, request, *args, **kwargs)
+                for name, value in decision.headers().items():
+                    response.headers.setdefault(name, value)
             for name, value in CORS_HEADERS.items():
                 response[name] = value
             return response
@@ -90,6 +96,23 @@ def call(view, request, *args, **kwargs):
         return error.response()
     except tuple(ERRORS) as error:
         return next(make(error) for kind, make in ERRORS.items() if isinstance(error, kind)).response()
+
+
+def rate_limited(decision):
+    what = "API requests" if decision.limit is rate_limits.API_REQUESTS else "new counters"
+    return ApiError(
+        429, "rate_limited",
+        f"at most {decision.limit.quota} {what} per {decision.limit.window} s from one address; "
+        f"try again in {decision.reset} s",
+        decision.headers(),
+    )
+
+
+def may_create(request):
+    """Count a counter's creation against the client's hourly allowance, or refuse it."""
+    decision = rate_limits.take(rate_limits.CREATIONS, rate_limits.client_of(request))
+    if not decision.allowed:
+        raise rate_limited(decision)
 
 
 def declared_length(request):
@@ -136,6 +159,8 @@ def create(request):
     namespace, key = data.get("namespace"), data.get("key")
     name = named.counter_name(namespace, key)
     value = integer(data, "value")
+    if named.registry.row(name) is None:
+        may_create(request)
     token = named.registry.create(name, start=value)
     response = counter(namespace, key, value, status=201, token=token)
     response["Location"] = f"/api/v1/counters/{name}"
@@ -155,7 +180,10 @@ def detail(request, namespace, key):
 @endpoint("GET", "POST")
 def hit(request, namespace, key):
     """Count one view and return the new value; the counter is created by its first hit."""
-    return counter(namespace, key, named.registry.hit(named.counter_name(namespace, key)))
+    name = named.counter_name(namespace, key)
+    if named.registry.row(name) is None:
+        may_create(request)
+    return counter(namespace, key, named.registry.hit(name))
 
 
 @endpoint("POST")

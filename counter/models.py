@@ -95,3 +95,15 @@ class NamedCounter(models.Model):
 
     def __str__(self):
         return self.name
+
+
+class RateLimitWindow(models.Model):
+    """Requests one client made in one window of one limit, where Redis is not there to count them
+    (see counter.rate_limits). ``key`` names the limit and a hash of the client's address."""
+
+    key = models.CharField(max_length=80)
+    window = models.BigIntegerField()
+    count = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["key", "window"], name="one_row_per_key_and_window")]

@@ -119,6 +119,11 @@ COUNTER_BACKEND = "counter.backends.RedisCounter" if REDIS_URL else "counter.bac
 # loses its data can take with it. 0 stops the background flusher (run `manage.py flush_counters`).
 COUNTER_FLUSH_INTERVAL = env.number("COUNTER_FLUSH_INTERVAL", 1.0, minimum=0, maximum=60)
 
+# The counter API is open to anyone: each client (by the address Heroku's router saw) may make
+# this many API requests a minute, and create this many counters an hour.
+COUNTER_API_REQUESTS_PER_MINUTE = env.integer("COUNTER_API_REQUESTS_PER_MINUTE", 120, minimum=1)
+COUNTER_CREATIONS_PER_HOUR = env.integer("COUNTER_CREATIONS_PER_HOUR", 20, minimum=1)
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
