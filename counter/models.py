@@ -1,3 +1,5 @@
+import uuid
+
 from django.core.validators import FileExtensionValidator
 from django.db import models
 from django.db.models.functions import Now
@@ -77,17 +79,25 @@ class PageImage(models.Model):
         return self.alt
 
 
+def new_series():
+    return uuid.uuid4().hex
+
+
 class NamedCounter(models.Model):
     """A counter of the API, named ``namespace/key`` (see counter.named).
 
     It counts as Counter rows do, under the same name; ``offset`` is subtracted from that count
     for display, which is how a counter starts from a given value or is reset. ``token_hash`` is
     the SHA-256 of the admin token of a counter created explicitly, empty for one a hit created.
+    Its views per day count the same way, under names made from ``series`` and the day.
     """
 
     name = models.CharField(max_length=129, primary_key=True)
     offset = models.BigIntegerField(default=0)
     token_hash = models.CharField(max_length=64, blank=True)
+    # Names the counter's daily counts (see counter.history): a counter created again after being
+    # deleted starts a history of its own.
+    series = models.CharField(max_length=32, default=new_series, editable=False)
     created = models.DateTimeField(db_default=Now())
 
     class Meta:

@@ -15,6 +15,7 @@ import time
 
 from django.db import DatabaseError, IntegrityError, transaction
 
+from counter import history
 from counter.backends import CounterUnavailable, get_counter
 from counter.models import NamedCounter
 
@@ -87,13 +88,18 @@ class Registry:
         row = self.row(name)
         if row is None:
             row = self._create(name, token=None, start=0)
-        return get_counter().hit(name) - row.offset
+        value = get_counter().hit(name) - row.offset
+        history.record_view(row.series)
+        return value
 
     def get(self, name):
+        return get_counter().get(name) - self.existing(name).offset
+
+    def existing(self, name):
         row = self.row(name)
         if row is None:
             raise UnknownCounter(name)
-        return get_counter().get(name) - row.offset
+        return row
 
     def create(self, name, start=0):
         """Create ``name`` starting at ``start``; returns the admin token, shown only this once."""

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from counter import api, views
+from counter import api, stats, views
 
 urlpatterns = [
     path("", views.index, name="index"),
@@ -9,4 +9,6 @@ urlpatterns = [
     path("api/v1/counters/<str:namespace>/<str:key>", api.detail, name="api-counter"),
     path("api/v1/counters/<str:namespace>/<str:key>/hit", api.hit, name="api-hit"),
     path("api/v1/counters/<str:namespace>/<str:key>/reset", api.reset, name="api-reset"),
+    path("stats/<str:namespace>/<str:key>/", stats.page, name="stats"),
+    path("stats/<str:namespace>/<str:key>/views.csv", stats.views_csv, name="stats-csv"),
 ]

@@ -1,0 +1,42 @@
+"""Server-rendered SVG charts, so that the stats page needs no script and no CDN.
+
+The SVG is drawn inline in the page: its colours come from the site's stylesheet (classes, no
+style attributes), so it follows the light and dark schemes and passes the strict CSP.
+"""
+
+from html import escape
+
+WIDTH, HEIGHT = 720, 240
+MARGIN_LEFT, MARGIN_BOTTOM, MARGIN_TOP = 56, 28, 12
+
+
+def bar_chart(points, label):
+    """A bar per (day, value) in ``points``, with the largest value and the first and last days marked."""
+    plot_width = WIDTH - MARGIN_LEFT
+    plot_height = HEIGHT - MARGIN_BOTTOM - MARGIN_TOP
+    top = max([value for _, value in points] + [1])
+    slot = plot_width / max(len(points), 1)
+    bars = []
+    for index, (day, value) in enumerate(points):
+        height = plot_height * max(value, 0) / top
+        x = MARGIN_LEFT + index * slot + slot * 0.15
+        y = MARGIN_TOP + plot_height - height
+        bars.append(
+            f'<rect class="bar" x="{x:.1f}" y="{y:.1f}" width="{slot * 0.7:.1f}" height="{height:.1f}">'
+            f"<title>{day.isoformat()}: {value:,}</title></rect>"
+        )
+    baseline = MARGIN_TOP + plot_height
+    first, last = (points[0][0].isoformat(), points[-1][0].isoformat()) if points else ("", "")
+    return (
+        f'<svg class="chart" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" '
+        f'role="img" aria-label="{escape(label)}">'
+        f"<title>{escape(label)}</title>"
+        f'<line class="axis" x1="{MARGIN_LEFT}" y1="{baseline}" x2="{WIDTH}" y2="{baseline}"/>'
+        f'<line class="grid" x1="{MARGIN_LEFT}" y1="{MARGIN_TOP}" x2="{WIDTH}" y2="{MARGIN_TOP}"/>'
+        f'<text class="tick" x="{MARGIN_LEFT - 6}" y="{MARGIN_TOP + 4}" text-anchor="end">{top:,}</text>'
+        f'<text class="tick" x="{MARGIN_LEFT - 6}" y="{baseline}" text-anchor="end">0</text>'
+        f'<text class="tick" x="{MARGIN_LEFT}" y="{HEIGHT - 8}">{first}</text>'
+        f'<text class="tick" x="{WIDTH}" y="{HEIGHT - 8}" text-anchor="end">{last}</text>'
+        + "".join(bars)
+        + "</svg>"
+    )

@@ -1,0 +1,42 @@
+"""Views per day of each named counter, kept as durably as the counts themselves.
+
+A day's views are a counter of their own, named from the counter's series and the date (UTC),
+counted through the same backend as every other count: with Redis they reach the database in the
+flusher's batches, survive Redis outages and restarts, and are counted exactly once. A view is
+counted in its counter first; if its day cannot be counted, the total stays right and the day
+misses that view.
+"""
+
+import datetime
+import logging
+
+from counter.backends import CounterUnavailable, get_counter
+
+log = logging.getLogger(__name__)
+
+DAYS_SHOWN = 30
+
+
+def today():
+    return datetime.datetime.now(datetime.UTC).date()
+
+
+def day_name(series, day):
+    return f"{series}@{day.isoformat()}"
+
+
+def record_view(series):
+    try:
+        get_counter().hit(day_name(series, today()))
+    except CounterUnavailable as error:
+        log.warning("a view was counted but its day was not: %s", error)
+
+
+def views_per_day(series, days=DAYS_SHOWN):
+    """[(day, views)] for the last ``days`` days, oldest first, today included."""
+    last = today()
+    counter = get_counter()
+    return [
+        (day, counter.get(day_name(series, day)))
+        for day in (last - datetime.timedelta(days=back) for back in range(days - 1, -1, -1))
+    ]
