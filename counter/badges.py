@@ -97,12 +97,27 @@ def _divide_rounding_half_up(numerator, denominator):
 
 @dataclass(frozen=True)
 class BadgeOptions:
-    """How a badge looks. Colours are normalised: a shields.io colour name, or "#" and hex."""
+    """How a badge looks, checked when made: an invalid value raises ValueError naming its query
+    parameter. Colours are kept normalised: a shields.io colour name, or "#" and hex digits."""
 
     style: str = "flat"
     label: str = "views"
     color: str = "blue"
-    label_color: str = "#555"
+    label_color: str = "555"
+
+    def __post_init__(self):
+        if self.style not in STYLES:
+            raise ValueError(f"style must be one of {', '.join(STYLES)}; got {_shown(self.style)}")
+        if len(self.label) > MAX_LABEL_LENGTH:
+            raise ValueError(f"label must be at most {MAX_LABEL_LENGTH} characters long")
+        if not all(_displayable(char) for char in self.label):
+            raise ValueError("label must be printable text, without control characters")
+        object.__setattr__(self, "color", _normalize_color("color", self.color))
+        object.__setattr__(self, "label_color", _normalize_color("labelColor", self.label_color))
+
+
+# Query parameters, by the BadgeOptions field each sets.
+PARAMETERS = {"style": "style", "label": "label", "color": "color", "label_color": "labelColor"}
 
 
 def parse_options(query: Mapping[str, str]) -> BadgeOptions:
@@ -111,21 +126,8 @@ def parse_options(query: Mapping[str, str]) -> BadgeOptions:
     Absent parameters take their defaults and unknown ones are ignored; an invalid value raises
     ValueError with a message that names the parameter, fit to show whoever wrote the URL.
     """
-    defaults = BadgeOptions()
-    style = query.get("style", defaults.style)
-    if style not in STYLES:
-        raise ValueError(f"style must be one of {', '.join(STYLES)}; got {_shown(style)}")
-    label = query.get("label", defaults.label)
-    if len(label) > MAX_LABEL_LENGTH:
-        raise ValueError(f"label must be at most {MAX_LABEL_LENGTH} characters long")
-    if any(not _displayable(char) for char in label):
-        raise ValueError("label must not contain control characters")
-    return BadgeOptions(
-        style=style,
-        label=label,
-        color=_normalize_color("color", query.get("color", defaults.color)),
-        label_color=_normalize_color("labelColor", query.get("labelColor", defaults.label_color)),
-    )
+    given = {field: query[name] for field, name in PARAMETERS.items() if name in query}
+    return BadgeOptions(**given)
 
 
 def _normalize_color(parameter, value):
