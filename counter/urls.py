@@ -1,6 +1,6 @@
-from django.urls import path
+from django.urls import path, re_path
 
-from counter import api, stats, views
+from counter import api, badge_views, stats, views
 
 urlpatterns = [
     path("", views.index, name="index"),
@@ -9,6 +9,8 @@ urlpatterns = [
     path("api/v1/counters/<str:namespace>/<str:key>", api.detail, name="api-counter"),
     path("api/v1/counters/<str:namespace>/<str:key>/hit", api.hit, name="api-hit"),
     path("api/v1/counters/<str:namespace>/<str:key>/reset", api.reset, name="api-reset"),
+    # The key may hold dots itself: the format is what follows its last one.
+    re_path(r"^badge/(?P<namespace>[^/]+)/(?P<key>[^/]+)\.(?P<format>svg|json)$", badge_views.badge, name="badge"),
     path("stats/<str:namespace>/<str:key>/", stats.page, name="stats"),
     path("stats/<str:namespace>/<str:key>/views.csv", stats.views_csv, name="stats-csv"),
 ]

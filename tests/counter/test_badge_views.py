@@ -1,0 +1,100 @@
+"""Badges of named counters served over HTTP (counter.badge_views): an SVG that counts each time
+it is fetched and that GitHub's image proxy must fetch every time, a shields.io endpoint JSON
+that only reads, and errors that are badges too."""
+
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from counter import named
+from counter.models import NamedCounter
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+HTTPS = {"secure": True}
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+@pytest.fixture(params=["database", "redis"], autouse=True)
+def backend(request):
+    request.getfixturevalue(f"{request.param}_counter")
+    named.registry.rows.clear()
+    return request.param
+
+
+def badge(client, path, **query):
+    return client.get(f"/badge/{path}", query, **HTTPS)
+
+
+def title_of(response):
+    return ET.fromstring(response.content).find(f"{SVG}title").text
+
+
+def test_each_fetch_of_an_svg_badge_counts_a_view_and_shows_the_count(client):
+    titles = [title_of(badge(client, "example.com/readme.svg")) for _ in range(3)]
+    assert titles == ["views: 1", "views: 2", "views: 3"]
+    assert named.registry.get("example.com/readme") == 3
+
+
+def test_a_key_may_hold_dots(client):
+    assert badge(client, "example.com/v1.2.readme.svg").status_code == 200
+    assert NamedCounter.objects.get().name == "example.com/v1.2.readme"
+
+
+def test_the_badge_is_svg_that_github_s_proxy_fetches_every_time_and_any_site_may_embed(client):
+    response = badge(client, "example.com/readme.svg")
+    assert response["Content-Type"] == "image/svg+xml; charset=utf-8"
+    assert "no-cache" in response["Cache-Control"] and "max-age=0" in response["Cache-Control"]
+    assert response["Cross-Origin-Resource-Policy"] == "cross-origin"
+    assert "default-src 'none'" in response["Content-Security-Policy"]  # no script runs if opened directly
+
+
+def test_action_get_shows_the_count_without_counting(client):
+    badge(client, "example.com/readme.svg")
+    assert title_of(badge(client, "example.com/readme.svg", action="get")) == "views: 1"
+    assert client.head("/badge/example.com/readme.svg", **HTTPS).status_code == 200
+    assert named.registry.get("example.com/readme") == 1
+
+
+def test_large_counts_are_abbreviated_and_options_change_the_look(client):
+    named.registry.create("example.com/readme", start=12_345)
+    response = badge(client, "example.com/readme.svg", style="for-the-badge", label="visitors", color="orange")
+    svg = ET.fromstring(response.content)
+    assert svg.find(f"{SVG}title").text == "visitors: 12.3K"
+    assert int(svg.get("height")) == 28
+    assert "VISITORS" in response.content.decode()
+
+
+def test_the_pixel_counts_and_shows_nothing(client):
+    response = badge(client, "example.com/page.svg", style="pixel")
+    svg = ET.fromstring(response.content)
+    assert (svg.get("width"), svg.get("height")) == ("1", "1")
+    assert named.registry.get("example.com/page") == 1
+
+
+def test_the_shields_endpoint_reads_without_counting(client):
+    named.registry.create("example.com/readme", start=1500)
+    response = badge(client, "example.com/readme.json", label="hits", color="green")
+    assert response.status_code == 200
+    assert response.json() == {"schemaVersion": 1, "label": "hits", "message": "1.5K", "color": "green", "labelColor": "#555"}
+    assert named.registry.get("example.com/readme") == 1500
+
+
+def test_errors_are_badges_with_the_status_that_says_why(client):
+    unknown = badge(client, "example.com/nothing.json")
+    assert unknown.status_code == 404 and unknown.json()["message"] == "not found"
+    bad_style = badge(client, "example.com/readme.svg", style="3d")
+    assert bad_style.status_code == 400 and title_of(bad_style) == "views: invalid"
+    bad_colour = badge(client, "example.com/readme.json", color="red;<script>")
+    assert bad_colour.status_code == 400 and bad_colour.json()["message"].startswith("color")
+    bad_name = client.get("/badge/bad%20space/readme.svg", **HTTPS)
+    assert bad_name.status_code == 400
+    assert not NamedCounter.objects.exists()
+
+
+def test_badges_cannot_create_counters_without_limit(client, settings):
+    settings.COUNTER_CREATIONS_PER_HOUR = 1
+    assert badge(client, "example.com/one.svg").status_code == 200
+    refused = badge(client, "example.com/two.svg")
+    assert refused.status_code == 429 and title_of(refused) == "views: rate limited"
+    assert badge(client, "example.com/one.svg").status_code == 200
