@@ -169,12 +169,13 @@ def create(request):
 
 @endpoint("GET", "DELETE")
 def detail(request, namespace, key):
-    """Read a counter's value without counting, or delete the counter (with its admin token)."""
+    """Read a counter's value and today's views and unique visitors without counting, or delete
+    the counter (with its admin token)."""
     name = named.counter_name(namespace, key)
     if request.method == "DELETE":
         named.registry.delete(name, bearer_token(request))
         return HttpResponse(status=204)
-    return counter(namespace, key, named.registry.get(name))
+    return counter(namespace, key, named.registry.get(name), today=named.registry.today(name))
 
 
 @endpoint("GET", "POST")
@@ -183,7 +184,7 @@ def hit(request, namespace, key):
     name = named.counter_name(namespace, key)
     if named.registry.row(name) is None:
         may_create(request)
-    return counter(namespace, key, named.registry.hit(name))
+    return counter(namespace, key, named.registry.hit(name, request))
 
 
 @endpoint("POST")

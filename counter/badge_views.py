@@ -1,7 +1,8 @@
 """Badges of named counters, to embed in a README or any page: SVG, or shields.io's endpoint JSON.
 
 An SVG badge counts a view each time it is fetched (GitHub's image proxy fetches it on each view
-of the README, as its cache headers ask); ``action=get`` shows the count without counting. The
+of the README, as its cache headers ask); ``action=get`` shows the count without counting, and
+``metric=visitors`` today's unique visitors instead of all views. The
 JSON variant only reads, since shields.io caches what it fetches. Errors are badges too, with
 the status that says what went wrong, so that a broken badge still explains itself.
 """
@@ -14,6 +15,8 @@ from counter.api import CORS_HEADERS
 from counter.backends import CounterUnavailable
 
 ACTIONS = ("hit", "get")
+# What the badge shows: all views, or today's unique visitors.
+METRICS = ("views", "visitors")
 
 
 class BadgeError(Exception):
@@ -27,6 +30,8 @@ def badge(request, namespace, key, format):
     options = badges.BadgeOptions()
     try:
         options = badges.parse_options(request.GET)
+        if request.GET.get("metric") == "visitors" and "label" not in request.GET:
+            options = badges.BadgeOptions(options.style, "visitors", options.color, options.label_color)
         name = named.counter_name(namespace, key)
         message = badges.abbreviate(count(request, name, format))
         status, color = 200, options.color
@@ -45,18 +50,24 @@ def badge(request, namespace, key, format):
 
 
 def count(request, name, format):
-    """The value to show: a view counted (the default for SVG on GET) or the count as it is."""
+    """The value to show, after counting a view (the default for SVG on GET) or not: the counter's
+    views, or with ``metric=visitors`` today's unique visitors."""
     action = request.GET.get("action", "hit" if format == "svg" else "get")
     if action not in ACTIONS:
         raise ValueError(f"action must be one of {', '.join(ACTIONS)}")
+    metric = request.GET.get("metric", "views")
+    if metric not in METRICS:
+        raise ValueError(f"metric must be one of {', '.join(METRICS)}")
     try:
         if action == "hit" and request.method == "GET":
             if named.registry.row(name) is None:
                 decision = rate_limits.take(rate_limits.CREATIONS, rate_limits.client_of(request))
                 if not decision.allowed:
                     raise BadgeError(429, "rate limited")
-            return named.registry.hit(name)
-        return named.registry.get(name)
+            value = named.registry.hit(name, request)
+        else:
+            value = named.registry.get(name)
+        return named.registry.today(name)["visitors"] if metric == "visitors" else value
     except named.UnknownCounter:
         raise BadgeError(404, "not found") from None
     except CounterUnavailable:

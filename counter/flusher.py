@@ -21,6 +21,7 @@ from django.db.models import F, Sum
 from django.utils import timezone
 
 from counter import redis_scripts as keys
+from counter import visitors
 from counter.models import Counter, FlushedBatch, OutageView, UncertainHit
 
 log = logging.getLogger(__name__)
@@ -183,6 +184,7 @@ def flush_once(client, scripts, compact=False, wait=0.0):
         flushed = flush_batch(client, scripts)
         settle_uncertain_hits(client)
         merged = merge_outage_views(client, scripts)
+        visitors.flush(client)
         if compact:
             compact_outage_views()
     finally:

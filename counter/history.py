@@ -10,6 +10,7 @@ misses that view.
 import datetime
 import logging
 
+from counter import visitors
 from counter.backends import CounterUnavailable, get_counter
 
 log = logging.getLogger(__name__)
@@ -25,18 +26,25 @@ def day_name(series, day):
     return f"{series}@{day.isoformat()}"
 
 
-def record_view(series):
+def record_view(series, day):
     try:
-        get_counter().hit(day_name(series, today()))
+        get_counter().hit(day_name(series, day))
     except CounterUnavailable as error:
         log.warning("a view was counted but its day was not: %s", error)
 
 
-def views_per_day(series, days=DAYS_SHOWN):
-    """[(day, views)] for the last ``days`` days, oldest first, today included."""
+def last_days(days=DAYS_SHOWN):
+    """The last ``days`` days, oldest first, today included."""
     last = today()
+    return [last - datetime.timedelta(days=back) for back in range(days - 1, -1, -1)]
+
+
+def views_per_day(series, days=DAYS_SHOWN):
+    """[(day, views)] for the last ``days`` days, oldest first."""
     counter = get_counter()
-    return [
-        (day, counter.get(day_name(series, day)))
-        for day in (last - datetime.timedelta(days=back) for back in range(days - 1, -1, -1))
-    ]
+    return [(day, counter.get(day_name(series, day))) for day in last_days(days)]
+
+
+def visitors_per_day(series, days=DAYS_SHOWN):
+    """[(day, unique visitors)] for the last ``days`` days, oldest first."""
+    return [(day, visitors.count(day_name(series, day))) for day in last_days(days)]

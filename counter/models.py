@@ -117,3 +117,32 @@ class RateLimitWindow(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["key", "window"], name="one_row_per_key_and_window")]
+
+
+class DailySalt(models.Model):
+    """The random salt of one day's visitor hashes (see counter.visitors). Deleted once its day is
+    over, after which no hash of that day can be linked to an address again."""
+
+    day = models.DateField(primary_key=True)
+    salt = models.BinaryField(max_length=32)
+
+
+class DailyVisitor(models.Model):
+    """One visitor of one counter on one day, where there is no Redis to keep a HyperLogLog:
+    ``name`` is the day's series name, ``visitor`` the day's salted hash, never an address."""
+
+    name = models.CharField(max_length=64)
+    visitor = models.CharField(max_length=32)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["name", "visitor"], name="one_row_per_visitor_and_day")]
+
+
+class DailyVisitors(models.Model):
+    """A day's count of visitors, kept in the database: with Redis, a copy of the day's
+    HyperLogLog made by the flusher, so that a Redis that loses it loses at most one flush
+    interval of visitors; without Redis, the count of a day that is over."""
+
+    name = models.CharField(max_length=64, primary_key=True)
+    visitors = models.BigIntegerField(default=0)
+    registers = models.BinaryField(null=True)

@@ -15,7 +15,7 @@ import time
 
 from django.db import DatabaseError, IntegrityError, transaction
 
-from counter import history
+from counter import history, visitors
 from counter.backends import CounterUnavailable, get_counter
 from counter.models import NamedCounter
 
@@ -83,14 +83,24 @@ class Registry:
             self.rows.clear()
         self.rows[name] = (self.clock() + CACHE_SECONDS, row)
 
-    def hit(self, name):
-        """Count a view of ``name``, creating the counter on its first view. Returns the value shown."""
+    def hit(self, name, request=None):
+        """Count a view of ``name``, creating the counter on its first view, and the day's view and
+        visitor (the request's, if given). Returns the value shown."""
         row = self.row(name)
         if row is None:
             row = self._create(name, token=None, start=0)
+        day = history.today()
         value = get_counter().hit(name) - row.offset
-        history.record_view(row.series)
+        history.record_view(row.series, day)
+        if request is not None:
+            visitors.record(history.day_name(row.series, day), request, day)
         return value
+
+    def today(self, name):
+        """Views and unique visitors of ``name`` today."""
+        row = self.existing(name)
+        day_name = history.day_name(row.series, history.today())
+        return {"views": get_counter().get(day_name), "visitors": visitors.count(day_name)}
 
     def get(self, name):
         return get_counter().get(name) - self.existing(name).offset

@@ -1,5 +1,5 @@
-"""A page of figures per named counter: its total, views per day as a chart and a table, and the
-same days as CSV."""
+"""A page of figures per named counter: its total, views per day as a chart, views and unique
+visitors per day as a table, and the same days as CSV."""
 
 import csv
 
@@ -26,13 +26,17 @@ def existing_counter(namespace, key):
 def page(request, namespace, key):
     name, row = existing_counter(namespace, key)
     days = history.views_per_day(row.series)
+    visitors = history.visitors_per_day(row.series)
     context = {
         "name": name,
         "namespace": namespace,
         "key": key,
         "total": f"{named.registry.get(name):,}",
         "today": f"{days[-1][1]:,}",
-        "days": [(day, f"{views:,}") for day, views in reversed(days)],
+        "visitors_today": f"{visitors[-1][1]:,}",
+        "days": [
+            (day, f"{views:,}", f"{unique:,}") for (day, views), (_, unique) in zip(reversed(days), reversed(visitors))
+        ],
         "chart": charts.bar_chart(days, f"Views of {name} per day, the last {len(days)} days"),
     }
     return render(request, "counter/stats.html", context)
@@ -41,7 +45,7 @@ def page(request, namespace, key):
 @never_cache
 @require_safe
 def views_csv(request, namespace, key):
-    """The views per day as CSV: the last 30 days, or ``?days=N`` up to a year."""
+    """Views and unique visitors per day as CSV: the last 30 days, or ``?days=N`` up to a year."""
     name, row = existing_counter(namespace, key)
     try:
         days = int(request.GET.get("days", history.DAYS_SHOWN))
@@ -52,6 +56,9 @@ def views_csv(request, namespace, key):
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{namespace}-{key}-views.csv"'
     writer = csv.writer(response)
-    writer.writerow(["day", "views"])
-    writer.writerows((day.isoformat(), views) for day, views in history.views_per_day(row.series, days))
+    writer.writerow(["day", "views", "visitors"])
+    writer.writerows(
+        (day.isoformat(), views, unique)
+        for (day, views), (_, unique) in zip(history.views_per_day(row.series, days), history.visitors_per_day(row.series, days))
+    )
     return response

@@ -98,3 +98,12 @@ def test_badges_cannot_create_counters_without_limit(client, settings):
     refused = badge(client, "example.com/two.svg")
     assert refused.status_code == 429 and title_of(refused) == "views: rate limited"
     assert badge(client, "example.com/one.svg").status_code == 200
+
+
+def test_metric_visitors_shows_todays_unique_visitors(client):
+    for address in ("198.51.100.7", "198.51.100.7", "203.0.113.9"):
+        response = client.get("/badge/example.com/readme.svg", {"metric": "visitors"}, HTTP_X_FORWARDED_FOR=address, **HTTPS)
+    assert title_of(response) == "visitors: 2"
+    assert named.registry.get("example.com/readme") == 3
+    assert badge(client, "example.com/readme.json", metric="visitors", label="readers").json()["message"] == "2"
+    assert badge(client, "example.com/readme.svg", metric="everything").status_code == 400

@@ -89,7 +89,7 @@ def test_the_stats_page_shows_the_total_today_and_a_chart_of_the_last_30_days(cl
     assert response.status_code == 200
     page = response.content.decode()
     assert "<h1>site/home</h1>" in page
-    assert "<strong>1,005</strong> views in all, 3 today." in page
+    assert "<strong>1,005</strong> views in all, 3 today from 0 visitors." in page  # counted without a request
     chart = ET.fromstring(page[page.index("<svg"):page.index("</svg>") + 6])
     bars = chart.findall(f"{SVG}rect")
     assert len(bars) == history.DAYS_SHOWN
@@ -107,10 +107,10 @@ def test_the_csv_lists_views_per_day_oldest_first(client, clock):
     assert 'filename="site-home-views.csv"' in response["Content-Disposition"]
     rows = list(csv.reader(io.StringIO(response.content.decode())))
     assert rows == [
-        ["day", "views"],
-        [(DAY - datetime.timedelta(days=2)).isoformat(), "0"],
-        [(DAY - datetime.timedelta(days=1)).isoformat(), "0"],
-        [DAY.isoformat(), "2"],
+        ["day", "views", "visitors"],
+        [(DAY - datetime.timedelta(days=2)).isoformat(), "0", "0"],
+        [(DAY - datetime.timedelta(days=1)).isoformat(), "0", "0"],
+        [DAY.isoformat(), "2", "0"],
     ]
     assert len(list(csv.reader(io.StringIO(client.get("/stats/site/home/views.csv", **HTTPS).content.decode())))) == 31
 

@@ -1,0 +1,143 @@
+"""Unique visitors per counter and day, counted without keeping anyone's address.
+
+A visitor is a hash of the client's address and User-Agent, keyed by a random salt of the day:
+within a day the same visitor gives the same hash; across days hashes cannot be linked, and once
+the day's salt is deleted nobody can tell whose a hash was. ``name`` is a day of a counter
+(counter.history.day_name).
+
+With Redis, each such day is a HyperLogLog (at most 12 KB, about 0.8 % standard error). The
+flusher copies the ones that changed to the database and merges the copy back in, so a Redis
+that loses one loses at most one flush interval of visitors. Without Redis, the day's hashes are
+rows in the database, counted exactly, and folded into a count when the day is over. Counting
+visitors is best effort: if its store fails, the view still counts.
+"""
+
+import hashlib
+import hmac
+import logging
+import secrets
+
+import redis
+from django.conf import settings
+from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.db.models import Count
+
+from counter.models import DailySalt, DailyVisitor, DailyVisitors
+from herokuapp.redis_client import get_redis
+
+log = logging.getLogger(__name__)
+
+PREFIX = "herokuapp:visitors:"
+DIRTY = PREFIX + "dirty"
+KEEP_IN_REDIS = 3 * 24 * 3600  # past days are read from the database's copy
+# Add a visitor; if that changed the HyperLogLog, mark it for the flusher's copy.
+ADD = """
+if redis.call('PFADD', KEYS[1], ARGV[1]) == 1 then
+  redis.call('SADD', KEYS[2], ARGV[2])
+  redis.call('EXPIRE', KEYS[1], ARGV[3])
+end
+"""
+# Merge the database's copy into Redis's HyperLogLog (a union: harmless if already there) and
+# return the result, to be copied back.
+MERGE_COPY = """
+if ARGV[1] ~= '' then
+  redis.call('SET', KEYS[2], ARGV[1], 'EX', 60)
+  redis.call('PFMERGE', KEYS[1], KEYS[1], KEYS[2])
+  redis.call('DEL', KEYS[2])
+  redis.call('EXPIRE', KEYS[1], ARGV[2])
+end
+return {redis.call('GET', KEYS[1]), redis.call('PFCOUNT', KEYS[1])}
+"""
+
+_salts = {}
+
+
+def key(name):
+    return f"{PREFIX}{name}"
+
+
+def address_of(request):
+    """The address Heroku's router appended to X-Forwarded-For (earlier entries are the client's own say)."""
+    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+    return forwarded.rsplit(",", 1)[-1].strip() or request.META.get("REMOTE_ADDR", "")
+
+
+def salt(day):
+    """The day's salt, shared by every process through the database; made on the day's first use."""
+    if day not in _salts:
+        try:
+            with transaction.atomic():
+                row, created = DailySalt.objects.get_or_create(day=day, defaults={"salt": secrets.token_bytes(32)})
+        except IntegrityError:
+            row, created = DailySalt.objects.get(day=day), False
+        if created:
+            forget_past_days(day)
+        _salts.clear()
+        _salts[day] = bytes(row.salt)
+    return _salts[day]
+
+
+def visitor_of(request, day):
+    identity = f"{address_of(request)}\n{request.META.get('HTTP_USER_AGENT', '')}".encode()
+    return hmac.new(salt(day), identity, hashlib.sha256).hexdigest()[:32]
+
+
+def record(name, request, day):
+    """Count the request's visitor among ``name``'s visitors of ``day``."""
+    try:
+        visitor = visitor_of(request, day)
+        if settings.REDIS_URL:
+            get_redis().eval(ADD, 2, key(name), DIRTY, visitor, name, KEEP_IN_REDIS)
+        else:
+            table = connection.ops.quote_name(DailyVisitor._meta.db_table)
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f"INSERT INTO {table} (name, visitor) VALUES (%s, %s) ON CONFLICT (name, visitor) DO NOTHING",
+                    [name, visitor],
+                )
+    except (redis.RedisError, DatabaseError) as error:
+        log.warning("a view was counted but not its visitor: %s", error)
+
+
+def count(name):
+    """Visitors of ``name`` (a day of a counter); 0 if its store cannot say."""
+    try:
+        copy = DailyVisitors.objects.filter(name=name).values_list("visitors", flat=True).first() or 0
+        if settings.REDIS_URL:
+            try:
+                return max(copy, get_redis().pfcount(key(name)))
+            except redis.RedisError:
+                return copy
+        return copy + DailyVisitor.objects.filter(name=name).count()  # rows a late view left after the fold
+    except DatabaseError:
+        return 0
+
+
+def flush(client):
+    """Copy the HyperLogLogs that changed to the database, merging the database's copy in first.
+    Run by the flusher under its lock. Returns how many it copied."""
+    names = [name.decode() for name in client.spop(DIRTY, 10_000) or []]
+    try:
+        for name in names:
+            copy = DailyVisitors.objects.filter(name=name).values_list("registers", flat=True).first()
+            registers, visitors = client.eval(MERGE_COPY, 2, key(name), key(name) + ":copy", bytes(copy or b""), KEEP_IN_REDIS)
+            if registers is not None:
+                DailyVisitors.objects.update_or_create(name=name, defaults={"visitors": visitors, "registers": registers})
+    except (redis.RedisError, DatabaseError):
+        client.sadd(DIRTY, *names)  # copied next round
+        raise
+    return len(names)
+
+
+def forget_past_days(today):
+    """Delete past days' salts, and fold past days' visitor rows into counts."""
+    DailySalt.objects.filter(day__lt=today).delete()
+    today_suffix = f"@{today.isoformat()}"
+    past = (
+        DailyVisitor.objects.exclude(name__endswith=today_suffix)
+        .values("name").annotate(visitors=Count("visitor"))
+    )
+    for row in past:
+        with transaction.atomic():
+            DailyVisitors.objects.update_or_create(name=row["name"], defaults={"visitors": row["visitors"]})
+            DailyVisitor.objects.filter(name=row["name"]).delete()
