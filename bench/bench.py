@@ -54,12 +54,14 @@ ROUTER_HEADERS = {
     "Accept-Encoding": "gzip, deflate, br",
 }
 
-# name, label, app, database ("redis-pg", "pg", "sqlite" or None), path ("/" or "static")
+# name, label, app, database ("redis-pg", "pg", "sqlite" or None), path ("/", "static" or a URL path)
 TARGETS = [
     ("redis", "counter page, Redis counter (PostgreSQL)", "herokuapp.wsgi", "redis-pg", "/"),
     ("postgres", "counter page, database counter, PostgreSQL", "herokuapp.wsgi", "pg", "/"),
     ("sqlite", "counter page, database counter, SQLite", "herokuapp.wsgi", "sqlite", "/"),
     ("static", "hashed static file (site.css)", "herokuapp.wsgi", "redis-pg", "static"),
+    ("api-hit", "API hit of a named counter, Redis (PostgreSQL)", "herokuapp.wsgi", "redis-pg", "/api/v1/counters/bench/page/hit"),
+    ("badge", "SVG badge of a named counter, Redis (PostgreSQL)", "herokuapp.wsgi", "redis-pg", "/badge/bench/readme.svg"),
     ("yardstick", "yardstick: bare WSGI + one Redis INCR", "bench.yardstick:application", "redis", "/"),
 ]
 TARGET_NAMES = [t[0] for t in TARGETS]
@@ -388,6 +390,8 @@ def measure(target, concurrency, services, secret_key, workdir, args, static_pat
         "WEB_CONCURRENCY": str(concurrency),
         "SECRET_KEY": secret_key,
         "ALLOWED_HOSTS": "localhost",
+        # wrk is one client: measure the API's work, the limiter's included, not its refusals.
+        "COUNTER_API_REQUESTS_PER_MINUTE": "1000000000",
     }
     if database in ("redis-pg", "pg", "sqlite"):
         env["DATABASE_URL"] = services.urls[database]
