@@ -138,6 +138,8 @@ def body(request):
 
 def integer(data, field, default=0):
     value = data.get(field, default)
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)  # JSON has one kind of number: 5.0 is the whole number 5, as for JSON Schema
     if isinstance(value, bool) or not isinstance(value, int) or abs(value) > named.MAX_START:
         raise ApiError(400, "invalid_value", f"'{field}' must be a whole number between -10^15 and 10^15")
     return value
