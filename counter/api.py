@@ -55,9 +55,10 @@ ERRORS = {
 }
 
 
-def endpoint(*methods):
+def endpoint(*methods, limited=True):
     """Make a view an API endpoint: JSON errors, CORS (with preflight), no caching, no CSRF (the
-    API takes no cookies), and a small bound on request bodies."""
+    API takes no cookies), a small bound on request bodies, and the per-client rate limit unless
+    ``limited`` is False."""
     allowed = ", ".join([*methods, "OPTIONS"])
 
     def decorate(view):
@@ -69,14 +70,14 @@ def endpoint(*methods):
                 response["Access-Control-Allow-Headers"] = "Authorization, Content-Type"
                 response["Access-Control-Max-Age"] = str(PREFLIGHT_MAX_AGE)
             else:
-                decision = rate_limits.take(rate_limits.API_REQUESTS, rate_limits.client_of(request))
-                if not decision.allowed:
+                decision = rate_limits.take(rate_limits.API_REQUESTS, rate_limits.client_of(request)) if limited else None
+                if decision and not decision.allowed:
                     response = rate_limited(decision).response()
                 elif request.method not in methods:
                     response = ApiError(405, "method_not_allowed", f"use {' or '.join(methods)}", {"Allow": allowed}).response()
                 else:
                     response = call(view, request, *args, **kwargs)
-                for name, value in decision.headers().items():
+                for name, value in (decision.headers() if decision else {}).items():
                     response.headers.setdefault(name, value)
             for name, value in CORS_HEADERS.items():
                 response[name] = value
@@ -197,7 +198,7 @@ def reset(request, namespace, key):
     return counter(namespace, key, named.registry.reset(name, bearer_token(request), value))
 
 
-@endpoint("GET")
+@endpoint("GET", limited=False)  # a fixed document: nothing to protect, and tools load it freely
 def openapi(request):
     response = HttpResponse(OPENAPI.read_bytes(), content_type="application/json")
     return response
