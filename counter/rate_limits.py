@@ -20,6 +20,7 @@ from django.db import DatabaseError, connection
 
 from counter.models import RateLimitWindow
 from herokuapp.redis_client import get_redis
+from herokuapp.router import client_address
 
 log = logging.getLogger(__name__)
 
@@ -70,10 +71,8 @@ class Decision:
 
 
 def client_of(request):
-    """A keyed hash of the client's address: the last X-Forwarded-For entry, which Heroku's router
-    appends (earlier ones are whatever the client sent)."""
-    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-    address = forwarded.rsplit(",", 1)[-1].strip() or request.META.get("REMOTE_ADDR", "")
+    """A keyed hash of the client's address as Heroku's router gave it."""
+    address = client_address(request.META)
     return hmac.new(settings.SECRET_KEY.encode(), address.encode(), hashlib.sha256).hexdigest()[:32]
 
 

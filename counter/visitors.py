@@ -24,6 +24,7 @@ from django.db.models import Count
 
 from counter.models import DailySalt, DailyVisitor, DailyVisitors
 from herokuapp.redis_client import get_redis
+from herokuapp.router import client_address
 
 log = logging.getLogger(__name__)
 
@@ -56,12 +57,6 @@ def key(name):
     return f"{PREFIX}{name}"
 
 
-def address_of(request):
-    """The address Heroku's router appended to X-Forwarded-For (earlier entries are the client's own say)."""
-    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-    return forwarded.rsplit(",", 1)[-1].strip() or request.META.get("REMOTE_ADDR", "")
-
-
 def salt(day):
     """The day's salt, shared by every process through the database; made on the day's first use."""
     if day not in _salts:
@@ -78,7 +73,7 @@ def salt(day):
 
 
 def visitor_of(request, day):
-    identity = f"{address_of(request)}\n{request.META.get('HTTP_USER_AGENT', '')}".encode()
+    identity = f"{client_address(request.META)}\n{request.META.get('HTTP_USER_AGENT', '')}".encode()
     return hmac.new(salt(day), identity, hashlib.sha256).hexdigest()[:32]
 
 

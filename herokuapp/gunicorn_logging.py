@@ -10,6 +10,8 @@ import time
 
 from gunicorn.glogging import Logger
 
+from herokuapp.router import client_address
+
 ACCESS_LOG_FORMAT = (
     'method=%(m)s path="%(U)s" status=%(s)s duration=%(M)sms queue=%(queue)s '
     'request_id=%({x-request-id}o)s client=%(client)s fwd="%({x-forwarded-for}i)s" '
@@ -37,6 +39,5 @@ class HerokuLogger(Logger):
         atoms = super().atoms(resp, req, environ, request_time)
         received_at = time.time() - request_time.total_seconds()
         atoms["queue"] = queue_time(environ.get("HTTP_X_REQUEST_START"), received_at)
-        forwarded = environ.get("HTTP_X_FORWARDED_FOR", "")
-        atoms["client"] = forwarded.rsplit(",", 1)[-1].strip() or environ.get("REMOTE_ADDR", "-")
+        atoms["client"] = client_address(environ) or "-"
         return atoms
