@@ -24,12 +24,15 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix, t
 @pytest.fixture(autouse=True)
 def empty_redis(settings):
     """Start every test with no counts in the Redis the settings name, as with a fresh database,
-    and a counter backend and page image cache that have seen nothing yet."""
-    from counter import page_image
+    and a counter backend and caches (page image, named counters, visitor salts) that have seen
+    nothing yet."""
+    from counter import named, page_image, visitors
     from counter.backends import get_counter
 
     get_counter.cache_clear()
     page_image.forget()
+    named.registry.rows.clear()
+    visitors._salts.clear()
     if settings.REDIS_URL:
         client = redis.Redis.from_url(settings.REDIS_URL)
         client.flushdb()

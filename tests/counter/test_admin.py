@@ -8,16 +8,10 @@ from django.urls import reverse
 from counter import named
 from tests.herokuapp.test_security import login_to_admin
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("backend")]
 
 HTTPS = {"secure": True}
 LIST_URL = "/admin/counter/namedcounter/"
-
-
-@pytest.fixture(params=["database", "redis"], autouse=True)
-def backend(request):
-    request.getfixturevalue(f"{request.param}_counter")
-    named.registry.rows.clear()
 
 
 @pytest.fixture

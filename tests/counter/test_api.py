@@ -10,17 +10,10 @@ from counter import urls as counter_urls
 from counter.backends import get_counter
 from counter.models import Counter, NamedCounter
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("backend")]
 
 HTTPS = {"secure": True}
 BASE = "/api/v1/counters"
-
-
-@pytest.fixture(params=["database", "redis"], autouse=True)
-def backend(request):
-    request.getfixturevalue(f"{request.param}_counter")
-    named.registry.rows.clear()
-    return request.param
 
 
 def post(client, path, data=None, token=None, **extra):

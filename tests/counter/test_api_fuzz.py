@@ -37,7 +37,7 @@ with warnings.catch_warnings():
     warnings.filterwarnings("ignore", "No directory at", UserWarning)
     from herokuapp.wsgi import application
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("backend")]
 
 ROUTER = {"Host": "localhost", "X-Forwarded-Proto": "https"}
 CHECKS = [
@@ -62,13 +62,6 @@ BOUNDED = settings(
 )
 
 schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", application, config=CONFIG, headers=ROUTER)
-
-
-@pytest.fixture(params=["database", "redis"], autouse=True)
-def backend(request):
-    request.getfixturevalue(f"{request.param}_counter")
-    named.registry.rows.clear()
-    return request.param
 
 
 @schema.parametrize()

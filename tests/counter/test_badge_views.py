@@ -9,17 +9,10 @@ import pytest
 from counter import named
 from counter.models import NamedCounter
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("backend")]
 
 HTTPS = {"secure": True}
 SVG = "{http://www.w3.org/2000/svg}"
-
-
-@pytest.fixture(params=["database", "redis"], autouse=True)
-def backend(request):
-    request.getfixturevalue(f"{request.param}_counter")
-    named.registry.rows.clear()
-    return request.param
 
 
 def badge(client, path, **query):

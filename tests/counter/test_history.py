@@ -13,18 +13,11 @@ from counter import charts, history, named
 from counter.backends import get_counter
 from counter.models import Counter, NamedCounter
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("backend")]
 
 HTTPS = {"secure": True}
 SVG = "{http://www.w3.org/2000/svg}"
 DAY = datetime.date(2026, 11, 24)
-
-
-@pytest.fixture(params=["database", "redis"], autouse=True)
-def backend(request):
-    request.getfixturevalue(f"{request.param}_counter")
-    named.registry.rows.clear()
-    return request.param
 
 
 @pytest.fixture

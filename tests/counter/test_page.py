@@ -19,13 +19,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 NUMBER = re.compile(rb"<strong>[\d,]+</strong>")
 
 
-@pytest.fixture(params=["database", "redis"])
-def backend(request):
-    """Run the test once with each counter backend."""
-    request.getfixturevalue(f"{request.param}_counter")
-    return request.param
-
-
 @pytest.fixture
 def app():
     """A fresh fast path around a fresh Django handler, as a worker has after the fork."""

@@ -11,18 +11,11 @@ from counter import named, rate_limits
 from counter.models import NamedCounter, RateLimitWindow
 from herokuapp.redis_client import get_redis
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("backend")]
 
 HTTPS = {"secure": True}
 BASE = "/api/v1/counters"
 DEAD_REDIS = "redis://127.0.0.1:1/0"
-
-
-@pytest.fixture(params=["database", "redis"], autouse=True)
-def backend(request):
-    request.getfixturevalue(f"{request.param}_counter")
-    named.registry.rows.clear()
-    return request.param
 
 
 def hit(client, key="home", address="198.51.100.7", **extra):

@@ -13,13 +13,6 @@ def view_page(client):
     return response.content.decode()
 
 
-@pytest.fixture(params=["database", "redis"])
-def backend(request):
-    """Run the test once with each counter backend."""
-    request.getfixturevalue(f"{request.param}_counter")
-    return request.param
-
-
 def test_page_greets_and_counts_each_view_once(client, backend):
     first = view_page(client)
     assert "Hello, world!" in first

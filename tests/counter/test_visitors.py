@@ -22,8 +22,6 @@ def use_store(request, store):
     request.getfixturevalue(f"{store}_counter")
     if store == "database":
         request.getfixturevalue("settings").REDIS_URL = None
-    visitors._salts.clear()
-    named.registry.rows.clear()
     return store
 
 

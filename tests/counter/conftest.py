@@ -1,0 +1,8 @@
+import pytest
+
+
+@pytest.fixture(params=["database", "redis"])
+def backend(request):
+    """Run the test once with each counter backend."""
+    request.getfixturevalue(f"{request.param}_counter")
+    return request.param
