@@ -109,11 +109,11 @@ def rate_limited(decision):
     )
 
 
-def may_create(request):
-    """Count a counter's creation against the client's hourly allowance, or refuse it."""
-    decision = rate_limits.take(rate_limits.CREATIONS, rate_limits.client_of(request))
-    if not decision.allowed:
-        raise rate_limited(decision)
+def may_create(request, name):
+    """Refuse a new counter beyond the client's hourly allowance."""
+    refusal = rate_limits.refuses_new_counter(request, name)
+    if refusal:
+        raise rate_limited(refusal)
 
 
 def declared_length(request):
@@ -162,8 +162,7 @@ def create(request):
     namespace, key = data.get("namespace"), data.get("key")
     name = named.counter_name(namespace, key)
     value = integer(data, "value")
-    if named.registry.row(name) is None:
-        may_create(request)
+    may_create(request, name)
     token = named.registry.create(name, start=value)
     response = counter(namespace, key, value, status=201, token=token)
     response["Location"] = f"/api/v1/counters/{name}"
@@ -185,8 +184,7 @@ def detail(request, namespace, key):
 def hit(request, namespace, key):
     """Count one view and return the new value; the counter is created by its first hit."""
     name = named.counter_name(namespace, key)
-    if named.registry.row(name) is None:
-        may_create(request)
+    may_create(request, name)
     return counter(namespace, key, named.registry.hit(name, request))
 
 

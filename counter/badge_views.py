@@ -60,10 +60,8 @@ def count(request, name, format):
         raise ValueError(f"metric must be one of {', '.join(METRICS)}")
     try:
         if action == "hit" and request.method == "GET":
-            if named.registry.row(name) is None:
-                decision = rate_limits.take(rate_limits.CREATIONS, rate_limits.client_of(request))
-                if not decision.allowed:
-                    raise BadgeError(429, "rate limited")
+            if rate_limits.refuses_new_counter(request, name):
+                raise BadgeError(429, "rate limited")
             value = named.registry.hit(name, request)
         else:
             value = named.registry.get(name)

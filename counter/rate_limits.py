@@ -18,8 +18,9 @@ import redis
 from django.conf import settings
 from django.db import DatabaseError, connection
 
+from counter import named
 from counter.models import RateLimitWindow
-from herokuapp.redis_client import get_redis
+from herokuapp.redis_client import get_redis, registered_script
 from herokuapp.router import client_address
 
 log = logging.getLogger(__name__)
@@ -76,6 +77,15 @@ def client_of(request):
     return hmac.new(settings.SECRET_KEY.encode(), address.encode(), hashlib.sha256).hexdigest()[:32]
 
 
+def refuses_new_counter(request, name):
+    """The creation limit's refusal if ``name`` would be a new counter and the client has made its
+    hour's share, else None: counting on an existing counter costs no allowance."""
+    if named.registry.row(name) is not None:
+        return None
+    decision = take(CREATIONS, client_of(request))
+    return None if decision.allowed else decision
+
+
 def take(limit, client, now=None):
     """Count one request of ``client`` against ``limit`` and say whether it is allowed."""
     now = time.time() if now is None else now
@@ -90,7 +100,7 @@ def take(limit, client, now=None):
 
 def _count_in_redis(key, window, seconds):
     try:
-        return get_redis().eval(TAKE, 1, f"{PREFIX}{key}:{window}", seconds * 1000)
+        return registered_script(get_redis(), TAKE)(keys=[f"{PREFIX}{key}:{window}"], args=[seconds * 1000])
     except redis.RedisError as error:
         log.warning("rate limit: Redis did not answer, counting in the database: %s", error)
         return None

@@ -23,7 +23,7 @@ from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import Count
 
 from counter.models import DailySalt, DailyVisitor, DailyVisitors
-from herokuapp.redis_client import get_redis
+from herokuapp.redis_client import get_redis, registered_script
 from herokuapp.router import client_address
 
 log = logging.getLogger(__name__)
@@ -82,7 +82,7 @@ def record(name, request, day):
     try:
         visitor = visitor_of(request, day)
         if settings.REDIS_URL:
-            get_redis().eval(ADD, 2, key(name), DIRTY, visitor, name, KEEP_IN_REDIS)
+            registered_script(get_redis(), ADD)(keys=[key(name), DIRTY], args=[visitor, name, KEEP_IN_REDIS])
         else:
             table = connection.ops.quote_name(DailyVisitor._meta.db_table)
             with connection.cursor() as cursor:
@@ -115,7 +115,9 @@ def flush(client):
     try:
         for name in names:
             copy = DailyVisitors.objects.filter(name=name).values_list("registers", flat=True).first()
-            registers, visitors = client.eval(MERGE_COPY, 2, key(name), key(name) + ":copy", bytes(copy or b""), KEEP_IN_REDIS)
+            registers, visitors = registered_script(client, MERGE_COPY)(
+                keys=[key(name), key(name) + ":copy"], args=[bytes(copy or b""), KEEP_IN_REDIS],
+            )
             if registers is not None:
                 DailyVisitors.objects.update_or_create(name=name, defaults={"visitors": visitors, "registers": registers})
     except (redis.RedisError, DatabaseError):

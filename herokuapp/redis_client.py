@@ -29,7 +29,15 @@ def get_redis():
     return redis.Redis.from_url(settings.REDIS_URL, **options)
 
 
+@functools.cache
+def registered_script(client, source):
+    """A Lua script registered with ``client``: each call sends its SHA, not its text, and Redis
+    loads the text only when it does not know the SHA (after a restart)."""
+    return client.register_script(source)
+
+
 @receiver(setting_changed)
 def _forget_client(setting, **kwargs):
     if setting.startswith("REDIS_"):
         get_redis.cache_clear()
+        registered_script.cache_clear()
