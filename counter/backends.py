@@ -3,7 +3,8 @@
 DatabaseCounter counts each view with one atomic upsert. RedisCounter counts in Redis and keeps
 the database as the durable record (see counter.flusher), so that Redis losing its data, being
 unreachable or coming back empty neither resets the count nor takes the page down. Neither keeps
-a count in process memory: the highest number a process has shown is only a floor for display.
+a count in process memory: the highest number a process has shown is only a floor for display,
+and the last view it saw counted in Redis is what it restores if Redis loses views.
 """
 
 import functools
@@ -21,7 +22,7 @@ from django.utils.module_loading import import_string
 
 from counter import redis_scripts as keys
 from counter.breaker import CircuitBreaker
-from counter.flusher import LOCK_SECONDS, FlusherThread, Scripts, durable_total, flush_once, seed
+from counter.flusher import LOCK_SECONDS, FlusherThread, Scripts, durable_total, flush_once, restore, seed
 from counter.models import Counter, OutageView, UncertainHit
 from herokuapp.redis_client import get_redis
 
@@ -66,14 +67,19 @@ class RedisCounter:
     """Counts in Redis (one INCR-like script per view), with the database as the durable record.
 
     While Redis is unreachable a circuit breaker sends views straight to the database, as outage
-    rows that the flusher merges into Redis once it answers again.
+    rows that the flusher merges into Redis once it answers again. If Redis loses views before they
+    reach the database, each process restores those it saw counted (see redis_scripts.RESTORE):
+    on its next view of that counter, or on its flusher's next round.
     """
 
     def __init__(self):
         self.breaker = CircuitBreaker()
         self.flusher = FlusherThread(self)
         self.shown = {}
+        self.seen = {}  # name: (generation, seq) of the last view this process saw counted in Redis
+        self.epoch = None
         self.unmerged_outage = set()
+        self.ahead = set()  # names whose numbers here may lead Redis's, after it lost views
         self._scripts = (None, None)
         self._outage = (None, None)
         self._outage_lock = threading.Lock()
@@ -120,12 +126,28 @@ class RedisCounter:
             return None
         try:
             client, scripts = self.client()
+            self.restore_after_loss(client, scripts)
             result = flush_once(client, scripts, compact=compact)
         except redis.RedisError:
             self.breaker.failed()
             raise
         self.breaker.succeeded()
         return result
+
+    def restore_after_loss(self, client, scripts):
+        """If Redis lost its data since this process last looked, restore every counter's views this
+        process saw counted, so that other processes' numbers carry on above them too."""
+        epoch = client.get(keys.EPOCH)
+        if epoch is None:
+            client.set(keys.EPOCH, uuid.uuid4().hex, nx=True)
+            epoch = client.get(keys.EPOCH)
+        if epoch == self.epoch:
+            return
+        for name, (generation, seq) in list(self.seen.items()):
+            if restore(scripts, name, generation, seq) == -1:
+                seed(client, scripts, name)
+                restore(scripts, name, generation, seq)
+        self.epoch = epoch
 
     def _merge_outage_views_first(self, name):
         """Before this process counts ``name`` in Redis again after an outage, add the outage views
@@ -160,13 +182,31 @@ class RedisCounter:
 
     def _hit_in_redis(self, name, hit):
         client, scripts = self.client()
-        hit_keys = [keys.total(name), keys.pending(name), keys.DIRTY, keys.RECENT_HITS]
+        hit_keys = [keys.total(name), keys.meta(name), keys.DIRTY, keys.RECENT_HITS]
         hit_args = [name, hit.hex, keys.RECENT_HITS_KEPT]
-        shown = scripts.hit(keys=hit_keys, args=hit_args)
-        if shown == -1:
+        counted = scripts.hit(keys=hit_keys, args=hit_args)
+        if counted == -1:
             seed(client, scripts, name)
-            shown = scripts.hit(keys=hit_keys, args=hit_args)
+            counted = scripts.hit(keys=hit_keys, args=hit_args)
+        shown, seq, generation = counted
+        self._saw(scripts, name, generation, seq)
         return shown
+
+    def _saw(self, scripts, name, generation, seq):
+        """Remember the last view seen counted; on a new generation, first restore the old one's
+        views (if that fails, the next view tries again)."""
+        last = self.seen.get(name)
+        if last is not None and generation > last[0]:
+            try:
+                restore(scripts, name, *last)
+            except redis.RedisError as error:
+                log.warning("could not restore the views Redis lost: %s", error)
+                return
+            self.ahead.add(name)
+        with self._shown_lock:
+            last = self.seen.get(name)
+            if last is None or (generation, seq) > last:
+                self.seen[name] = (generation, seq)
 
     def _hit_in_database(self, name, uncertain=None):
         """Count the view in this process's outage row; ``uncertain`` is the id of a Redis call
@@ -210,14 +250,16 @@ class RedisCounter:
 
     def _shown_from_redis(self, name, number):
         """Redis's number for this view, exact once this process's outage views are merged into
-        its total; until then it lags, and the view gets the next number above those shown here."""
-        if name not in self.unmerged_outage:
+        its total and the views Redis lost are restored; until then it may lag, and the view gets
+        the next number above those shown here."""
+        if name not in self.unmerged_outage and name not in self.ahead:
             self._remember(name, number)
             return number
         with self._shown_lock:
             highest = self.shown.get(name, 0)
             if number > highest:
                 self.unmerged_outage.discard(name)
+                self.ahead.discard(name)
             else:
                 number = highest + 1
             self.shown[name] = number

@@ -2,10 +2,11 @@
 
 Views counted in Redis reach the database in batches: a batch is moved atomically from the
 pending counts into an in-flight hash, added to the database together with its id (so a retried
-batch is recognised), then deleted. Views counted in the database during a Redis outage are
-merged back into Redis's total. Only the process holding the flush lock does either, and it
-also recreates a total that Redis lost. Every process runs a flusher thread; a lost lock or a
-failed step is simply retried on the next round.
+batch is recognised) and the sequence number it reaches, then deleted. Views counted in the
+database during a Redis outage are merged back into Redis's total. Only the process holding the
+flush lock does either, and it also recreates a total that Redis lost, starting a new generation
+when the pending views went with it (see redis_scripts.RESTORE for how they come back). Every
+process runs a flusher thread; a lost lock or a failed step is simply retried on the next round.
 """
 
 import logging
@@ -18,6 +19,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import close_old_connections, connection, transaction
 from django.db.models import F, Sum
+from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from counter import redis_scripts as keys
@@ -53,14 +55,49 @@ def durable_total(name):
     return flushed + outage
 
 
+def parse_batch(flat):
+    """An in-flight batch as Redis holds it: {name: (views, seq, gen)} (see redis_scripts.TAKE_BATCH)."""
+    items = flat.items() if isinstance(flat, dict) else zip(flat[::2], flat[1::2])
+    return {name.decode(): tuple(int(part) for part in value.split(b":")) for name, value in items}
+
+
 def apply_batch(batch, counts):
-    """Add a batch of views to the database unless that batch was added before."""
+    """Add a batch of views to the database unless that batch was added before.
+
+    A batch of a generation the database has moved past (Redis lost the name's state while the
+    batch was in flight, and the total was recreated without it) is not added: its views are the
+    lost generation's, which RESTORE brings back. Returns those batches' entries, for the caller
+    to restore.
+    """
+    late = {}
     with transaction.atomic():
         _, created = FlushedBatch.objects.get_or_create(batch=batch)
         if created:
-            for name, views in counts.items():
-                add_views(name, views)
-    return created
+            for name, (views, seq, gen) in counts.items():
+                if not add_batch_views(name, views, seq, gen):
+                    late[name] = (views, seq, gen)
+    return late
+
+
+def add_batch_views(name, views, seq, gen):
+    """Add views of generation ``gen`` up to ``seq`` to the counter's row, unless the row has moved
+    on to a later generation. A row behind ``gen`` (its seed could not record the new generation)
+    catches up."""
+    rows = Counter.objects.filter(name=name, generation=gen).update(
+        views=F("views") + views, flushed_seq=Greatest("flushed_seq", seq)
+    )
+    if rows:
+        return True
+    row, _ = Counter.objects.select_for_update().get_or_create(name=name)
+    if row.generation > gen:
+        return False
+    if row.generation == gen:  # created just now by another transaction
+        row.flushed_seq = max(row.flushed_seq, seq)
+    else:
+        row.generation, row.flushed_seq = gen, seq
+    row.views += views
+    row.save(update_fields=["views", "generation", "flushed_seq"])
+    return True
 
 
 class Scripts:
@@ -72,6 +109,7 @@ class Scripts:
         self.seed = client.register_script(keys.SEED)
         self.merge = client.register_script(keys.MERGE)
         self.release = client.register_script(keys.RELEASE)
+        self.restore = client.register_script(keys.RESTORE)
 
 
 class FlushLock:
@@ -95,30 +133,42 @@ class FlushLock:
         self.scripts.release(keys=[keys.FLUSH_LOCK], args=[self.token])
 
 
-def recover_inflight(client):
+def recover_inflight(client, scripts):
     """Finish batches a process left in flight when it died between Redis and the database."""
     for key in client.scan_iter(match=keys.INFLIGHT_PATTERN, count=100):
         batch = key.decode().rsplit(":", 1)[1]
-        counts = {name.decode(): int(views) for name, views in client.hgetall(key).items()}
-        apply_batch(uuid.UUID(batch), counts)
+        late = apply_batch(uuid.UUID(batch), parse_batch(client.hgetall(key)))
+        restore_late(scripts, late)
         client.delete(key)
 
 
 def flush_batch(client, scripts):
     """Move all pending views into one batch and add it to the database. Returns the views moved."""
     batch = uuid.uuid4()
-    flat = scripts.take_batch(keys=[keys.DIRTY, keys.inflight(batch)], args=[keys.PREFIX])
-    counts = {flat[i].decode(): int(flat[i + 1]) for i in range(0, len(flat), 2)}
+    counts = parse_batch(scripts.take_batch(keys=[keys.DIRTY, keys.inflight(batch)], args=[keys.PREFIX]))
     if counts:
-        apply_batch(batch, counts)
+        restore_late(scripts, apply_batch(batch, counts))
         client.delete(keys.inflight(batch))
-    return sum(counts.values())
+    return sum(views for views, _, _ in counts.values())
+
+
+def restore_late(scripts, late):
+    """Hand the views of batches that arrived after their generation ended to RESTORE."""
+    for name, (_, seq, gen) in late.items():
+        restore(scripts, name, gen, seq)
+
+
+def restore(scripts, name, gen, seq):
+    """Restore the views of lost generation ``gen`` counted up to ``seq``; -1 if there is no total."""
+    return scripts.restore(keys=[keys.total(name), keys.meta(name), keys.DIRTY], args=[name, gen, seq])
 
 
 def settle_uncertain_hits(client):
     """Take out of the outage rows the views whose failed Redis call did count them after all."""
     settled = timezone.now() - SETTLE_UNCERTAIN_AFTER
     for hit in UncertainHit.objects.filter(created__lt=settled):
+        if not client.exists(keys.meta(hit.name)):
+            continue  # Redis lost the hit list too: the seed counts this hit as unsettled
         counted_by_redis = client.lpos(keys.RECENT_HITS, hit.hit.hex) is not None
         with transaction.atomic():
             if counted_by_redis:
@@ -155,20 +205,29 @@ def seed(client, scripts, name):
     """Recreate the Redis total of ``name`` from the database, under the flush lock.
 
     The outage rows are read once: the seed counts exactly the rows it marks as merged, and a view
-    added to a row afterwards is merged later.
+    added to a row afterwards is merged later. The counter's row stays locked until Redis has the
+    new generation, so that no batch of the old one is written in between.
     """
     lock = FlushLock(client, scripts)
     if not lock.acquire(wait=2.0):
         raise TimeoutError("the counter flush lock is busy")
     try:
-        recover_inflight(client)
-        outage_rows = list(OutageView.objects.filter(name=name).values_list("outage", "views"))
-        flushed = Counter.objects.filter(name=name).values_list("views", flat=True).first() or 0
-        merged_pairs = [value for outage, views in outage_rows for value in (keys.merged(outage, name), views)]
-        return scripts.seed(
-            keys=[keys.total(name), keys.pending(name)],
-            args=[flushed + sum(views for _, views in outage_rows), keys.MERGED_TTL, *merged_pairs],
-        )
+        recover_inflight(client, scripts)
+        with transaction.atomic():
+            Counter.objects.get_or_create(name=name)
+            row = Counter.objects.select_for_update().get(name=name)
+            outage_rows = list(OutageView.objects.filter(name=name).values_list("outage", "views"))
+            unsure = UncertainHit.objects.filter(name=name).count()
+            merged_pairs = [value for outage, views in outage_rows for value in (keys.merged(outage, name), views)]
+            durable = row.views + sum(views for _, views in outage_rows)
+            new_generation = row.generation + 1
+            total, renewed = scripts.seed(
+                keys=[keys.total(name), keys.meta(name)],
+                args=[durable, keys.MERGED_TTL, new_generation, row.generation, row.flushed_seq, unsure, *merged_pairs],
+            )
+            if renewed:
+                Counter.objects.filter(name=name).update(generation=new_generation, flushed_seq=0)
+        return total
     finally:
         lock.release()
 
@@ -180,7 +239,7 @@ def flush_once(client, scripts, compact=False, wait=0.0):
     if not lock.acquire(wait):
         return None
     try:
-        recover_inflight(client)
+        recover_inflight(client, scripts)
         flushed = flush_batch(client, scripts)
         settle_uncertain_hits(client)
         merged = merge_outage_views(client, scripts)

@@ -9,11 +9,15 @@ class Counter(models.Model):
     """A named count of page views, as far as it has been made durable.
 
     With the Redis backend, views reach this row in batches (see counter.flusher); the durable
-    total is ``views`` plus any OutageView rows for the same name.
+    total is ``views`` plus any OutageView rows for the same name. ``generation`` is the Redis
+    total's generation and ``flushed_seq`` how far into it the batches written here reach: what a
+    process needs to restore the views Redis lost when that generation ended.
     """
 
     name = models.CharField(max_length=200, primary_key=True)
     views = models.BigIntegerField(default=0)
+    generation = models.BigIntegerField(default=0, db_default=0)
+    flushed_seq = models.BigIntegerField(default=0, db_default=0)
 
     class Meta:
         ordering = ["name"]

@@ -1,13 +1,20 @@
 """The Redis keys the counter uses and the Lua scripts that change them atomically.
 
-Per counter name: ``total`` (the count shown, durable or not) and ``pending`` (views in ``total``
-not yet added to the database). A set of names with pending views, a hash per batch of views
-being written to the database, a lock that lets one process flush at a time, and per outage row
-the number of its views already merged into ``total``.
+Per counter name: ``total`` (the count shown, durable or not) and a ``meta`` hash: ``pending``
+(views in ``total`` not yet added to the database), ``seq`` (views counted in this generation of
+the total), ``gen`` (the generation: it changes each time Redis loses the name's state and it is
+recreated from the database) and, after such a loss, what the lost generation had made durable,
+so that processes can restore the views they saw counted and Redis lost (see RESTORE).
+
+Beside those: a set of names with pending views, a hash per batch of views being written to the
+database, a lock that lets one process flush at a time, per outage row the number of its views
+already merged into ``total``, and an epoch token whose disappearance tells every process that
+Redis lost its data.
 """
 
 PREFIX = "herokuapp:counter:"
 DIRTY = PREFIX + "dirty"
+EPOCH = PREFIX + "epoch"
 FLUSH_LOCK = PREFIX + "flush-lock"
 INFLIGHT_PATTERN = PREFIX + "inflight:*"
 RECENT_HITS = PREFIX + "recent-hits"
@@ -19,8 +26,8 @@ def total(name):
     return f"{PREFIX}{name}:total"
 
 
-def pending(name):
-    return f"{PREFIX}{name}:pending"
+def meta(name):
+    return f"{PREFIX}{name}:meta"
 
 
 def inflight(batch):
@@ -31,41 +38,75 @@ def merged(outage, name):
     return f"{PREFIX}merged:{outage}:{name}"
 
 
-# Count one view (ARGV[2] is its id, kept among the recent hits): -1 when the total is missing
-# (Redis restarted empty, or evicted it).
+# Count one view (ARGV[2] is its id, kept among the recent hits). Returns {number, seq, gen}, or
+# -1 when the total or its meta is missing (Redis restarted empty, or evicted them).
 HIT = """
-if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+if redis.call('EXISTS', KEYS[1]) == 0 or redis.call('EXISTS', KEYS[2]) == 0 then return -1 end
 local shown = redis.call('INCR', KEYS[1])
-redis.call('INCR', KEYS[2])
+redis.call('HINCRBY', KEYS[2], 'pending', 1)
+local seq = redis.call('HINCRBY', KEYS[2], 'seq', 1)
 redis.call('SADD', KEYS[3], ARGV[1])
 redis.call('LPUSH', KEYS[4], ARGV[2])
 redis.call('LTRIM', KEYS[4], 0, tonumber(ARGV[3]) - 1)
-return shown
+return {shown, seq, tonumber(redis.call('HGET', KEYS[2], 'gen'))}
 """
 
-# Move every pending view into one in-flight batch, returned as a flat name/count list.
+# Move every pending view into one in-flight batch. Each name's field is "views:seq:gen": every
+# view of that generation numbered up to seq is in this batch or an earlier one. Returns the hash.
 TAKE_BATCH = """
 for _, name in ipairs(redis.call('SMEMBERS', KEYS[1])) do
-  local key = ARGV[1] .. name .. ':pending'
-  local n = tonumber(redis.call('GET', key) or '0')
+  local key = ARGV[1] .. name .. ':meta'
+  local n = tonumber(redis.call('HGET', key, 'pending') or '0')
   if n > 0 then
-    redis.call('HINCRBY', KEYS[2], name, n)
-    redis.call('DECRBY', key, n)
+    redis.call('HINCRBY', key, 'pending', -n)
+    local state = redis.call('HMGET', key, 'seq', 'gen')
+    redis.call('HSET', KEYS[2], name, n .. ':' .. (state[1] or '0') .. ':' .. (state[2] or '0'))
   end
   redis.call('SREM', KEYS[1], name)
 end
 return redis.call('HGETALL', KEYS[2])
 """
 
-# Recreate a missing total from the durable total (ARGV[1]) plus views still pending in Redis.
-# ARGV[3..] are (merged key, views) pairs for the outage rows the durable total already
-# includes, recorded as merged for ARGV[2] seconds.
+# Recreate a missing total from the durable total (ARGV[1]). ARGV[3..6]: the new generation, and
+# the generation, seq made durable and unsettled uncertain hits the database holds for the old one.
+# ARGV[7..] are (merged key, views) pairs for the outage rows the durable total already includes,
+# recorded as merged for ARGV[2] seconds. With the meta intact only the total was lost: its pending
+# views are added back. With the meta gone its pending views were lost: a new generation starts,
+# and RESTORE may bring them back. Returns {total, 1 if a new generation started else 0}.
 SEED = """
-if redis.call('EXISTS', KEYS[1]) == 1 then return tonumber(redis.call('GET', KEYS[1])) end
-local seed = tonumber(ARGV[1]) + tonumber(redis.call('GET', KEYS[2]) or '0')
+local has_total = redis.call('EXISTS', KEYS[1]) == 1
+local has_meta = redis.call('EXISTS', KEYS[2]) == 1
+if has_total and has_meta then return {tonumber(redis.call('GET', KEYS[1])), 0} end
+local seed = tonumber(ARGV[1])
+local renewed = 0
+if has_meta then
+  seed = seed + tonumber(redis.call('HGET', KEYS[2], 'pending') or '0')
+else
+  redis.call('HSET', KEYS[2], 'gen', ARGV[3], 'seq', 0, 'pending', 0,
+    'lost_gen', ARGV[4], 'lost_seq', ARGV[5], 'lost_unsure', ARGV[6], 'restored', 0)
+  renewed = 1
+end
 redis.call('SET', KEYS[1], seed)
-for i = 3, #ARGV, 2 do redis.call('SET', ARGV[i], ARGV[i + 1], 'EX', ARGV[2]) end
-return seed
+for i = 7, #ARGV, 2 do redis.call('SET', ARGV[i], ARGV[i + 1], 'EX', ARGV[2]) end
+return {seed, renewed}
+"""
+
+# Restore views of a lost generation (ARGV[2]) that a process saw counted up to seq ARGV[3]: those
+# above the seq the database held, less the uncertain hits (which count in outage rows). Processes
+# restore up to the highest seq any of them saw, never the same view twice. Returns the views
+# restored, 0 if there is nothing to restore for that generation, -1 if the total is missing.
+RESTORE = """
+if redis.call('EXISTS', KEYS[1]) == 0 or redis.call('EXISTS', KEYS[2]) == 0 then return -1 end
+local lost = redis.call('HMGET', KEYS[2], 'lost_gen', 'lost_seq', 'lost_unsure', 'restored')
+if lost[1] ~= ARGV[2] then return 0 end
+local wanted = tonumber(ARGV[3]) - tonumber(lost[2]) - tonumber(lost[3])
+local delta = wanted - tonumber(lost[4])
+if delta <= 0 then return 0 end
+redis.call('INCRBY', KEYS[1], delta)
+redis.call('HINCRBY', KEYS[2], 'pending', delta)
+redis.call('HSET', KEYS[2], 'restored', wanted)
+redis.call('SADD', KEYS[3], ARGV[1])
+return delta
 """
 
 # Add to the total whatever part of an outage row it does not hold yet; -1 if there is no total.

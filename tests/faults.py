@@ -149,7 +149,7 @@ class RedisServer:
         """The counter's keys as Redis holds them now (None when Redis does not answer)."""
         try:
             with self.client() as client:
-                total, pending = client.get(keys.total(name)), client.get(keys.pending(name))
+                total, pending = client.get(keys.total(name)), client.hget(keys.meta(name), "pending")
                 return {
                     "total": None if total is None else int(total),
                     "pending": int(pending or 0),

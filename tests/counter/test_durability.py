@@ -60,8 +60,8 @@ def test_a_batch_added_to_the_database_but_left_in_redis_is_not_added_again(coun
         counter.hit("page")
     client, scripts = counter.client()
     batch = "0f0e0d0c-0b0a-0908-0706-050403020100"
-    scripts.take_batch(keys=[keys.DIRTY, keys.inflight(batch)], args=[keys.PREFIX])
-    flusher.apply_batch(batch, {"page": 3})  # the process died before deleting the in-flight hash
+    taken = flusher.parse_batch(scripts.take_batch(keys=[keys.DIRTY, keys.inflight(batch)], args=[keys.PREFIX]))
+    flusher.apply_batch(batch, taken)  # the process died before deleting the in-flight hash
     counter.flush()
     assert durable() == 3
     assert not client.exists(keys.inflight(batch))
@@ -158,6 +158,95 @@ def test_outage_views_count_once_when_redis_returns_empty(settings, counter):
     counter.flush()
     assert redis_total() == 9
     assert durable() == 9
+
+
+def test_views_redis_lost_before_a_flush_are_restored_by_the_process_that_saw_them(counter):
+    for _ in range(5):
+        counter.hit("page")
+    counter.flush()
+    shown = [counter.hit("page") for _ in range(3)]  # 6, 7, 8: not in the database yet
+    get_redis().flushdb()  # Redis restarts without persistence
+    after = [counter.hit("page") for _ in range(2)]
+    assert shown == [6, 7, 8]
+    assert after == [9, 10]
+    counter.flush()
+    assert durable() == 10
+
+
+def test_every_process_restores_what_it_saw_and_no_view_counts_twice(counter):
+    first, second = counter, RedisCounter()
+    for _ in range(3):
+        first.hit("page")
+    first.flush()
+    shown = [second.hit("page") for _ in range(2)] + [first.hit("page")]  # 4, 5, 6 pending in Redis
+    get_redis().flushdb()
+    second_after = second.hit("page")
+    first_after = first.hit("page")
+    assert shown == [4, 5, 6]
+    assert second_after > 5 and first_after > 6, "neither process shows a number below its own last one"
+    assert second.hit("page") > max(shown), "once both restored, Redis's numbers carry on above every one shown"
+    first.flush()
+    assert durable() == 9
+
+
+def test_a_flusher_round_restores_what_its_process_saw_without_waiting_for_a_view(counter):
+    other = RedisCounter()
+    counter.flush()  # a round notes Redis's epoch
+    shown = [counter.hit("page") for _ in range(5)]
+    get_redis().flushdb()
+    assert other.hit("page") == 1  # the other process knows of no view before the loss
+    counter.flush()
+    assert other.hit("page") > max(shown)
+    counter.flush()
+    assert durable() == 7
+
+
+def test_a_batch_written_after_its_generation_ended_is_restored_not_added_twice(counter):
+    for _ in range(4):
+        counter.hit("page")
+    client, scripts = counter.client()
+    batch = "2f0e0d0c-0b0a-0908-0706-050403020100"
+    taken = flusher.parse_batch(scripts.take_batch(keys=[keys.DIRTY, keys.inflight(batch)], args=[keys.PREFIX]))
+    client.flushdb()  # Redis restarts while the batch is on its way to the database
+    RedisCounter().hit("page")  # another process recreates the total without the batch
+    late = flusher.apply_batch(batch, taken)
+    assert late == {"page": (4, 4, 1)}
+    flusher.restore_late(scripts, late)
+    counter.flush()
+    assert durable() == 5
+
+
+def test_a_view_of_uncertain_standing_when_redis_lost_everything_counts_once(counter):
+    import uuid
+
+    from counter.models import UncertainHit
+
+    for _ in range(3):
+        counter.hit("page")
+    hit = uuid.uuid4()
+    counter._hit_in_redis("page", hit)  # Redis counts view 4, but the reply is lost...
+    counter._hit_in_database("page", uncertain=hit)  # ...so the app counts it in the database too
+    get_redis().flushdb()  # and Redis loses everything, its list of recent hits included
+    counter.hit("page")
+    UncertainHit.objects.update(created="2000-01-01T00:00:00Z")
+    counter.flush()
+    counter.flush()
+    assert not UncertainHit.objects.exists()
+    assert durable() == 5
+
+
+def test_views_lost_twice_before_anyone_restores_them_are_not_invented(counter):
+    other = RedisCounter()
+    shown = [counter.hit("page") for _ in range(3)]
+    get_redis().flushdb()
+    other.hit("page")
+    get_redis().flushdb()  # the generation this process saw is two losses back: nothing to restore
+    after = counter.hit("page")
+    counter.flush()
+    assert after > max(shown), "its numbers still rise"
+    assert durable() == 1, "only the view counted since"
+    other.flush()  # the other process restores the view it saw in the generation in between
+    assert durable() == 2
 
 
 def test_shown_counts_never_go_back_when_redis_goes_down_with_views_pending(settings, counter):
