@@ -113,7 +113,14 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # rediss:// endpoint presents a self-signed certificate, which only "none" accepts.
 REDIS_URL = env.redis_url("REDIS_URL")
 REDIS_SSL_CERT_REQS = env.choice("REDIS_SSL_CERT_REQS", "none", {"none", "optional", "required"})
-COUNTER_BACKEND = "counter.backends.RedisCounter" if REDIS_URL else "counter.backends.DatabaseCounter"
+
+# COUNTER_STORE=database counts each view with a database write even when Redis is there (which
+# still serves rate limits and visitor counts): slower, but every number is durable before it is
+# shown, so no Redis failure can lose a view or show a number lower than one shown before.
+COUNTER_STORE = env.choice("COUNTER_STORE", "redis" if REDIS_URL else "database", {"redis", "database"})
+if COUNTER_STORE == "redis" and not REDIS_URL:
+    raise env.ConfigurationError("COUNTER_STORE=redis needs REDIS_URL")
+COUNTER_BACKEND = {"redis": "counter.backends.RedisCounter", "database": "counter.backends.DatabaseCounter"}[COUNTER_STORE]
 
 # With Redis, views reach the database in batches this many seconds apart: the most a Redis that
 # loses its data can take with it. 0 stops the background flusher (run `manage.py flush_counters`).

@@ -179,6 +179,16 @@ def test_counter_counts_in_the_database_when_redis_url_is_unset():
     assert values == {"REDIS_URL": "", "COUNTER_BACKEND": "counter.backends.DatabaseCounter"}
 
 
+def test_counter_store_database_counts_in_the_database_with_redis_still_configured():
+    values = settings_of("REDIS_URL", "COUNTER_BACKEND", REDIS_URL="redis://127.0.0.1:6379/15", COUNTER_STORE="database")
+    assert values == {"REDIS_URL": "redis://127.0.0.1:6379/15", "COUNTER_BACKEND": "counter.backends.DatabaseCounter"}
+
+
+def test_counter_store_redis_without_redis_url_stops_with_one_line_naming_both():
+    result = manage("check", COUNTER_STORE="redis")
+    assert_fails_at_start_naming(result, "COUNTER_STORE=redis needs REDIS_URL")
+
+
 def test_redis_certificate_check_defaults_to_none_for_heroku_self_signed_certificates():
     assert setting("REDIS_SSL_CERT_REQS") == "none"
 
@@ -201,6 +211,7 @@ def test_log_level_defaults_to_info():
         ("REDIS_URL", "redis://h:notaport"),
         ("LOG_LEVEL", "loud"),
         ("REDIS_SSL_CERT_REQS", "sometimes"),
+        ("COUNTER_STORE", "memory"),
         ("ALLOWED_HOSTS", ""),
     ],
 )
