@@ -33,6 +33,12 @@ def durable(name="page"):
     return flusher.durable_total(name)
 
 
+def take_a_batch(counter, batch):
+    """What a flush round does before it writes the batch to the database."""
+    _, scripts = counter.client()
+    return flusher.parse_batch(scripts.take_batch(keys=[keys.DIRTY, keys.inflight(batch)], args=[keys.PREFIX]))
+
+
 def take_redis_down(settings, counter, url=DEAD_REDIS):
     """Point the app at a Redis that is not there (the real one keeps its data meanwhile)."""
     live = settings.REDIS_URL
@@ -58,10 +64,9 @@ def test_views_counted_in_redis_reach_the_database_on_flush(counter):
 def test_a_batch_added_to_the_database_but_left_in_redis_is_not_added_again(counter):
     for _ in range(3):
         counter.hit("page")
-    client, scripts = counter.client()
+    client, _ = counter.client()
     batch = "0f0e0d0c-0b0a-0908-0706-050403020100"
-    taken = flusher.parse_batch(scripts.take_batch(keys=[keys.DIRTY, keys.inflight(batch)], args=[keys.PREFIX]))
-    flusher.apply_batch(batch, taken)  # the process died before deleting the in-flight hash
+    flusher.apply_batch(batch, take_a_batch(counter, batch))  # the process died before deleting the in-flight hash
     counter.flush()
     assert durable() == 3
     assert not client.exists(keys.inflight(batch))
@@ -70,9 +75,8 @@ def test_a_batch_added_to_the_database_but_left_in_redis_is_not_added_again(coun
 def test_a_batch_taken_from_redis_but_never_written_is_written_by_the_next_flush(counter):
     for _ in range(4):
         counter.hit("page")
-    client, scripts = counter.client()
     batch = "1f0e0d0c-0b0a-0908-0706-050403020100"
-    scripts.take_batch(keys=[keys.DIRTY, keys.inflight(batch)], args=[keys.PREFIX])  # then the process died
+    take_a_batch(counter, batch)  # then the process died
     counter.flush()
     assert durable() == 4
     assert FlushedBatch.objects.filter(batch=batch).exists()
@@ -206,7 +210,7 @@ def test_a_batch_written_after_its_generation_ended_is_restored_not_added_twice(
         counter.hit("page")
     client, scripts = counter.client()
     batch = "2f0e0d0c-0b0a-0908-0706-050403020100"
-    taken = flusher.parse_batch(scripts.take_batch(keys=[keys.DIRTY, keys.inflight(batch)], args=[keys.PREFIX]))
+    taken = take_a_batch(counter, batch)
     client.flushdb()  # Redis restarts while the batch is on its way to the database
     RedisCounter().hit("page")  # another process recreates the total without the batch
     late = flusher.apply_batch(batch, taken)
