@@ -5,6 +5,8 @@ import os
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.wsgi import get_wsgi_application
+from django.template.loader import get_template
+from django.urls import get_resolver
 
 from herokuapp.environment import ConfigurationError, exit_on_configuration_error
 
@@ -25,3 +27,10 @@ with exit_on_configuration_error():
             "SECRET_KEY is required in production: set it to a long random string "
             "(heroku config:set SECRET_KEY=...), or set DEBUG=true for development"
         ) from None
+    # What each process's first page loads, loaded once here: gunicorn's forked workers then share
+    # it rather than each building its own copy (about 2 MiB each): the URLconf, with the views
+    # of the API, the badges and the admin, and the templates of the page and of its 503, with
+    # every template library.
+    get_resolver().url_patterns
+    get_template("counter/index.html")
+    get_template("503.html")
