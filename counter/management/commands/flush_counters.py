@@ -22,7 +22,7 @@ class Command(BaseCommand):
     def handle(self, *args, loop, interval, **options):
         counter = get_counter()
         if not isinstance(counter, RedisCounter):
-            self.stdout.write("Nothing to flush: without REDIS_URL each view is written to the database directly.")
+            self.stdout.write("Nothing to flush: each view is written to the database directly (no REDIS_URL, or COUNTER_STORE=database).")
             return
         stopping = []
         signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
