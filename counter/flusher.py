@@ -9,6 +9,7 @@ when the pending views went with it (see redis_scripts.RESTORE for how they come
 process runs a flusher thread; a lost lock or a failed step is simply retried on the next round.
 """
 
+import collections
 import logging
 import os
 import threading
@@ -179,14 +180,16 @@ def settle_uncertain_hits(client):
 def merge_outage_views(client, scripts):
     """Add to Redis totals the outage views they do not hold yet. Returns the views merged.
 
-    A row with a hit still unsettled waits, since it may hold a view Redis also counted.
+    A row's unsettled hits wait, since Redis may have counted them too; the rest of the row does
+    not, so that Redis's total never lags the outage by more than the hits in doubt. The rows are
+    read before the hits, so a hit recorded in between is left out with its view, or before it.
     """
     merged = 0
-    unsettled = set(UncertainHit.objects.values_list("outage", "name"))
-    for outage, name, views in OutageView.objects.values_list("outage", "name", "views"):
-        if (outage, name) in unsettled:
-            continue
-        delta = scripts.merge(keys=[keys.total(name), keys.merged(outage, name)], args=[views, keys.MERGED_TTL])
+    rows = list(OutageView.objects.values_list("outage", "name", "views"))
+    unsettled = collections.Counter(UncertainHit.objects.values_list("outage", "name"))
+    for outage, name, views in rows:
+        mergeable = views - unsettled[outage, name]
+        delta = scripts.merge(keys=[keys.total(name), keys.merged(outage, name)], args=[mergeable, keys.MERGED_TTL])
         merged += max(0, delta)
     return merged
 
