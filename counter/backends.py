@@ -122,7 +122,7 @@ class RedisCounter:
 
     def flush(self, compact=False):
         """One flusher round (see counter.flusher.flush_once); skipped while Redis is down."""
-        if not self.breaker.allow():
+        if not self.breaker.allow() and not self._answers_again():
             return None
         try:
             client, scripts = self.client()
@@ -133,6 +133,17 @@ class RedisCounter:
             raise
         self.breaker.succeeded()
         return result
+
+    def _answers_again(self):
+        """While the breaker keeps views off Redis, the flusher thread probes it each round, so
+        that the process counts in Redis again within a flush interval of its return rather than
+        after the breaker's back-off (up to 10 s), numbering from the database meanwhile."""
+        try:
+            get_redis().ping()
+        except redis.RedisError:
+            return False
+        self.breaker.succeeded()
+        return True
 
     def restore_after_loss(self, client, scripts):
         """If Redis lost its data since this process last looked, restore every counter's views this

@@ -264,6 +264,23 @@ def test_shown_counts_never_go_back_when_redis_goes_down_with_views_pending(sett
     bring_redis_back(settings, counter, live)
 
 
+def test_the_flusher_brings_a_process_back_to_redis_as_soon_as_it_answers(settings, counter):
+    for _ in range(5):
+        counter.hit("page")
+    live = take_redis_down(settings, counter)
+    during = [counter.hit("page") for _ in range(2)]
+    assert counter.flush() is None, "the probe finds Redis still down"
+    settings.REDIS_URL = live  # Redis answers again, long before the breaker's back-off ends
+    assert not counter.breaker.is_closed
+    assert counter.flush() is not None
+    assert counter.breaker.is_closed
+    after = counter.hit("page")
+    assert during == [6, 7]
+    assert after == 8 and redis_total() == 8, "counted in Redis again, after the outage views"
+    counter.flush()
+    assert durable() == 8
+
+
 def test_a_dead_redis_costs_one_timeout_then_the_page_counts_fast(settings, counter):
     """A server that accepts connections and never answers: the worst kind of dead."""
     with socket.socket() as silent:
@@ -361,6 +378,27 @@ def test_a_view_whose_redis_call_never_ran_is_kept_in_the_outage_row(settings, c
     assert counter.flush() == (0, 1)
     assert redis_total() == 6
     assert durable() == 6
+
+
+def test_the_other_views_of_an_outage_row_merge_while_one_hit_is_in_doubt(settings, counter):
+    import uuid
+
+    from counter.models import UncertainHit
+
+    for _ in range(5):
+        counter.hit("page")
+    counter.flush()
+    counter._hit_in_database("page", uncertain=uuid.uuid4())  # timed out; Redis never saw it
+    live = take_redis_down(settings, counter)
+    for _ in range(3):
+        counter.hit("page")  # the same outage row
+    bring_redis_back(settings, counter, live)
+    assert counter.flush() == (0, 3), "the three certain views merge now"
+    assert redis_total() == 8
+    UncertainHit.objects.update(created="2000-01-01T00:00:00Z")
+    assert counter.flush() == (0, 1), "the hit in doubt, once settled"
+    assert redis_total() == 9
+    assert durable() == 9
 
 
 def test_a_refused_connection_is_certain_not_to_have_counted(settings, counter):

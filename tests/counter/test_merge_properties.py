@@ -108,6 +108,9 @@ class Process:
             return self.raw
 
         self.counter._hit_in_redis = recording
+        answers_again = self.counter._answers_again
+        # The flusher's probe reaches Redis only if Redis is up for this process.
+        self.counter._answers_again = lambda: self.up and answers_again()
 
     def fail_a_call(self):
         """What a call that cannot reach Redis does to the breaker, if the breaker lets one through."""
