@@ -26,6 +26,7 @@ from django.utils import timezone
 from counter import redis_scripts as keys
 from counter import visitors
 from counter.models import Counter, FlushedBatch, OutageView, UncertainHit
+from herokuapp.redis_client import registered_script
 
 log = logging.getLogger(__name__)
 
@@ -102,15 +103,15 @@ def add_batch_views(name, views, seq, gen):
 
 
 class Scripts:
-    """The Lua scripts, registered once per Redis client."""
+    """The counter's Lua scripts for one Redis client (see herokuapp.redis_client.registered_script)."""
 
     def __init__(self, client):
-        self.hit = client.register_script(keys.HIT)
-        self.take_batch = client.register_script(keys.TAKE_BATCH)
-        self.seed = client.register_script(keys.SEED)
-        self.merge = client.register_script(keys.MERGE)
-        self.release = client.register_script(keys.RELEASE)
-        self.restore = client.register_script(keys.RESTORE)
+        self.hit = registered_script(client, keys.HIT)
+        self.take_batch = registered_script(client, keys.TAKE_BATCH)
+        self.seed = registered_script(client, keys.SEED)
+        self.merge = registered_script(client, keys.MERGE)
+        self.release = registered_script(client, keys.RELEASE)
+        self.restore = registered_script(client, keys.RESTORE)
 
 
 class FlushLock:
