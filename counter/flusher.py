@@ -218,8 +218,7 @@ def seed(client, scripts, name):
     try:
         recover_inflight(client, scripts)
         with transaction.atomic():
-            Counter.objects.get_or_create(name=name)
-            row = Counter.objects.select_for_update().get(name=name)
+            row, _ = Counter.objects.select_for_update().get_or_create(name=name)
             outage_rows = list(OutageView.objects.filter(name=name).values_list("outage", "views"))
             unsure = UncertainHit.objects.filter(name=name).count()
             merged_pairs = [value for outage, views in outage_rows for value in (keys.merged(outage, name), views)]
