@@ -22,7 +22,7 @@ from django.utils.module_loading import import_string
 
 from counter import redis_scripts as keys
 from counter.breaker import CircuitBreaker
-from counter.flusher import LOCK_SECONDS, FlusherThread, Scripts, durable_total, flush_once, restore, seed
+from counter.flusher import LOCK_SECONDS, FlusherThread, Scripts, counted_total, flush_once, restore, seed
 from counter.models import Counter, OutageView, UncertainHit
 from herokuapp.redis_client import get_redis
 
@@ -116,7 +116,7 @@ class RedisCounter:
                 if shown is not None:
                     return self._remember(name, int(shown))
         try:
-            return self._remember(name, durable_total(name))
+            return self._remember(name, counted_total(name, self.seen.get(name)))
         except DatabaseError as error:
             raise CounterUnavailable("neither Redis nor the database is reachable") from error
 
@@ -221,9 +221,11 @@ class RedisCounter:
 
     def _hit_in_database(self, name, uncertain=None):
         """Count the view in this process's outage row; ``uncertain`` is the id of a Redis call
-        that failed after it may have counted the same view."""
+        that failed after it may have counted the same view. Each such view tells the database how
+        far this process saw Redis count, so that the others number above that too."""
         table = connection.ops.quote_name(OutageView._meta.db_table)
         outage = self._outage_id()
+        seen = self.seen.get(name)
         try:
             with transaction.atomic():
                 with connection.cursor() as cursor:
@@ -234,7 +236,7 @@ class RedisCounter:
                     )
                 if uncertain:
                     UncertainHit.objects.create(hit=uncertain, outage=outage, name=name)
-                return durable_total(name)
+                return counted_total(name, seen, lock=True)
         except DatabaseError as error:
             raise CounterUnavailable("neither Redis nor the database is reachable") from error
 
@@ -247,11 +249,12 @@ class RedisCounter:
             return self._outage[1]
 
     def _shown_from_database(self, name, counted):
-        """The number for a view counted in the database, where ``counted`` is its durable total.
+        """The number for a view counted in the database, where ``counted`` is its counted total
+        (see counter.flusher.counted_total).
 
-        That total lacks the views still pending in Redis; unless Redis loses them, the true count
-        is at least the highest number this process has shown plus this view, so each view here
-        gets a new number.
+        That total lacks the views Redis numbered after this process last saw it; unless Redis
+        loses them, the true count is at least the highest number this process has shown plus this
+        view, so each view here gets a new number.
         """
         with self._shown_lock:
             shown = max(counted, self.shown.get(name, 0) + 1)

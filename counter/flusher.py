@@ -57,6 +57,34 @@ def durable_total(name):
     return flushed + outage
 
 
+def counted_total(name, seen=None, lock=False):
+    """The durable total, plus the views Redis numbered that no batch has brought to the database
+    yet, as far as processes saw them: up to ``seen`` (generation, seq: the last view this process
+    saw counted in Redis), or further if another process reported seeing more (``seen_seq``).
+
+    While Redis cannot be reached, processes number their views from this, so that each takes in
+    the others' outage views and what Redis showed them. With ``lock`` (inside a transaction that
+    has just counted a view in an outage row) the counter's row stays locked until it commits, so
+    that such views are numbered one at a time, and it records how far this process saw Redis
+    count, for the others to number above that too. A view whose Redis call failed midway counts
+    in an outage row: if Redis did run that call and a process saw a later view counted, it is in
+    both parts, one too many until the flusher settles it.
+    """
+    fields = ("views", "generation", "flushed_seq", "seen_seq")
+    if lock:
+        counter = Counter.objects.select_for_update().get_or_create(name=name)[0]
+        row = tuple(getattr(counter, field) for field in fields)
+    else:
+        row = Counter.objects.filter(name=name).values_list(*fields).first() or (0, 0, 0, 0)
+    flushed, generation, flushed_seq, seen_seq = row
+    if seen is not None and seen[0] == generation and seen[1] > seen_seq:
+        seen_seq = seen[1]
+        if lock:
+            Counter.objects.filter(name=name).update(seen_seq=seen_seq)
+    outage = OutageView.objects.filter(name=name).aggregate(views=Sum("views"))["views"] or 0
+    return flushed + outage + max(0, seen_seq - flushed_seq)
+
+
 def parse_batch(flat):
     """An in-flight batch as Redis holds it: {name: (views, seq, gen)} (see redis_scripts.TAKE_BATCH)."""
     items = flat.items() if isinstance(flat, dict) else zip(flat[::2], flat[1::2])
@@ -229,7 +257,7 @@ def seed(client, scripts, name):
                 args=[durable, keys.MERGED_TTL, new_generation, row.generation, row.flushed_seq, unsure, *merged_pairs],
             )
             if renewed:
-                Counter.objects.filter(name=name).update(generation=new_generation, flushed_seq=0)
+                Counter.objects.filter(name=name).update(generation=new_generation, flushed_seq=0, seen_seq=0)
         return total
     finally:
         lock.release()

@@ -11,13 +11,17 @@ class Counter(models.Model):
     With the Redis backend, views reach this row in batches (see counter.flusher); the durable
     total is ``views`` plus any OutageView rows for the same name. ``generation`` is the Redis
     total's generation and ``flushed_seq`` how far into it the batches written here reach: what a
-    process needs to restore the views Redis lost when that generation ended.
+    process needs to restore the views Redis lost when that generation ended. ``seen_seq`` is the
+    furthest into it any process had seen Redis count when it started counting here instead, so
+    that all of them number their outage views above what Redis showed (see
+    counter.flusher.counted_total).
     """
 
     name = models.CharField(max_length=200, primary_key=True)
     views = models.BigIntegerField(default=0)
     generation = models.BigIntegerField(default=0, db_default=0)
     flushed_seq = models.BigIntegerField(default=0, db_default=0)
+    seen_seq = models.BigIntegerField(default=0, db_default=0)
 
     class Meta:
         ordering = ["name"]

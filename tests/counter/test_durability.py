@@ -4,6 +4,7 @@ the page. Each test runs on real Redis and the real database."""
 
 import socket
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from django.db import connection
@@ -262,6 +263,38 @@ def test_shown_counts_never_go_back_when_redis_goes_down_with_views_pending(sett
     live = take_redis_down(settings, counter)
     assert counter.hit("page") >= 7
     bring_redis_back(settings, counter, live)
+
+
+def test_a_process_counting_in_the_database_numbers_above_what_another_saw_redis_count(settings, counter):
+    other = RedisCounter()
+    for _ in range(3):
+        counter.hit("page")
+    assert [other.hit("page") for _ in range(2)] == [4, 5]  # none of the 5 is in the database yet
+    live = take_redis_down(settings, counter)
+    assert other.hit("page") == 6, "the outage view follows what Redis showed that process"
+    assert counter.hit("page") == 7, "this process saw Redis count only 3, yet numbers above the 6 shown"
+    bring_redis_back(settings, counter, live)
+    other.breaker.succeeded()
+    assert counter.hit("page") == 8
+    assert other.hit("page") == 9
+    counter.flush()
+    assert durable() == 9
+
+
+def test_views_counted_in_the_database_by_many_threads_at_once_each_get_their_own_number(settings, counter):
+    other = RedisCounter()
+    take_redis_down(settings, counter)
+
+    def serve(process):
+        try:
+            return [process.hit("page") for _ in range(10)]
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        shown = [number for numbers in pool.map(serve, [counter, other] * 4) for number in numbers]
+    assert sorted(shown) == list(range(1, 81)), "no number shown twice, none skipped"
+    assert durable() == 80
 
 
 def test_the_flusher_brings_a_process_back_to_redis_as_soon_as_it_answers(settings, counter):
