@@ -103,7 +103,7 @@ class RedisCounter:
                 if self.breaker.succeeded():
                     self.flusher.wake()  # merge the other processes' outage views into Redis now
                 return self._shown_from_redis(name, shown)
-        return self._shown_from_database(name, self._hit_in_database(name, uncertain))
+        return self._hit_in_database(name, uncertain)
 
     def get(self, name):
         if self.breaker.allow():
@@ -220,9 +220,11 @@ class RedisCounter:
                 self.seen[name] = (generation, seq)
 
     def _hit_in_database(self, name, uncertain=None):
-        """Count the view in this process's outage row; ``uncertain`` is the id of a Redis call
-        that failed after it may have counted the same view. Each such view tells the database how
-        far this process saw Redis count, so that the others number above that too."""
+        """Count the view in this process's outage row and return its number; ``uncertain`` is the
+        id of a Redis call that failed after it may have counted the same view. Each such view
+        tells the database how far this process saw Redis count, so that the others number above
+        that too, and is numbered while it holds the counter's row, so that the numbers of
+        concurrent views, in this process or another, follow the order they were counted in."""
         table = connection.ops.quote_name(OutageView._meta.db_table)
         outage = self._outage_id()
         seen = self.seen.get(name)
@@ -236,7 +238,7 @@ class RedisCounter:
                     )
                 if uncertain:
                     UncertainHit.objects.create(hit=uncertain, outage=outage, name=name)
-                return counted_total(name, seen, lock=True)
+                return self._shown_from_database(name, counted_total(name, seen, lock=True))
         except DatabaseError as error:
             raise CounterUnavailable("neither Redis nor the database is reachable") from error
 
