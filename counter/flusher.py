@@ -17,8 +17,9 @@ import time
 import uuid
 from datetime import timedelta
 
+import redis
 from django.conf import settings
-from django.db import close_old_connections, connection, transaction
+from django.db import DatabaseError, close_old_connections, connection, transaction
 from django.db.models import F, Sum
 from django.db.models.functions import Greatest
 from django.utils import timezone
@@ -313,11 +314,18 @@ class FlusherThread:
             self.round()
 
     def round(self):
+        """One flush round, compacting old outage rows once an hour. Returns what the backend's
+        flush returned; None if it failed, which is logged and retried next round."""
         try:
             compact = time.monotonic() - self.last_compaction > 3600
-            if self.backend.flush(compact=compact) and compact:
+            result = self.backend.flush(compact=compact)
+            if result and compact:
                 self.last_compaction = time.monotonic()
+            return result
+        except (redis.RedisError, DatabaseError) as error:
+            log.warning("counter flush failed, retrying next round: %s", error)
         except Exception:
-            log.warning("counter flush failed; retrying next round", exc_info=True)
+            log.exception("counter flush failed, retrying next round")
         finally:
             close_old_connections()
+        return None

@@ -2,6 +2,8 @@
 once, a total Redis lost is recreated, and an unreachable Redis neither loses views nor stops
 the page. Each test runs on real Redis and the real database."""
 
+import os
+import signal
 import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -369,6 +371,38 @@ def test_flush_counters_command_writes_pending_views_to_the_database(counter, ca
     call_command("flush_counters")
     assert "flushed=3 merged=0" in capsys.readouterr().out
     assert durable() == 3
+
+
+def test_flush_counters_loop_keeps_flushing_after_a_round_fails(settings, counter, monkeypatch, capsys):
+    from django.core.management import call_command
+
+    for _ in range(3):
+        counter.hit("page")
+    live = take_redis_down(settings, counter)  # the first round cannot reach Redis
+    rounds = []
+
+    def between_rounds(seconds):
+        rounds.append(seconds)
+        if len(rounds) == 1:
+            settings.REDIS_URL = live
+        else:
+            os.kill(os.getpid(), signal.SIGTERM)  # as Heroku stops the worker
+
+    monkeypatch.setattr("counter.management.commands.flush_counters.time.sleep", between_rounds)
+    handler = signal.getsignal(signal.SIGTERM)
+    call_command("flush_counters", "--loop", "--interval", "0.5")
+    assert rounds == [0.5, 0.5], "a failed round, then a round that flushed, then SIGTERM"
+    assert capsys.readouterr().out.splitlines() == ["flushed=3 merged=0"]
+    assert durable() == 3
+    assert signal.getsignal(signal.SIGTERM) is handler
+
+
+def test_flush_counters_says_in_one_line_why_a_single_flush_failed(settings, counter):
+    from django.core.management import CommandError, call_command
+
+    take_redis_down(settings, counter)
+    with pytest.raises(CommandError, match="could not flush: .*127.0.0.1:1"):
+        call_command("flush_counters")
 
 
 def test_flush_counters_command_has_nothing_to_do_without_redis(database_counter, capsys):

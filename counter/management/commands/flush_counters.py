@@ -7,7 +7,9 @@ COUNTER_FLUSH_INTERVAL=0 turns their flusher off, and for operators who want a f
 import signal
 import time
 
+import redis
 from django.core.management.base import BaseCommand, CommandError
+from django.db import DatabaseError
 
 from counter.backends import RedisCounter, get_counter
 
@@ -24,15 +26,29 @@ class Command(BaseCommand):
         if not isinstance(counter, RedisCounter):
             self.stdout.write("Nothing to flush: each view is written to the database directly (no REDIS_URL, or COUNTER_STORE=database).")
             return
+        if not loop:
+            self.flush_once(counter)
+            return
         stopping = []
-        signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
-        while True:
+        previous = signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
+        try:
+            while not stopping:
+                # A failed round (Redis or the database away) is logged and retried: exiting would
+                # leave the views unflushed while Heroku waits longer and longer to restart a
+                # worker that keeps crashing.
+                result = counter.flusher.round()
+                if result is not None:
+                    self.stdout.write("flushed={} merged={}".format(*result))
+                if not stopping:
+                    time.sleep(interval)
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+
+    def flush_once(self, counter):
+        try:
             result = counter.flush(compact=True)
-            if result is None and not loop:
-                raise CommandError("another process holds the flush lock, or Redis is unreachable; try again")
-            if result is not None:
-                flushed, merged = result
-                self.stdout.write(f"flushed={flushed} merged={merged}")
-            if not loop or stopping:
-                break
-            time.sleep(interval)
+        except (redis.RedisError, DatabaseError) as error:
+            raise CommandError(f"could not flush: {error}") from error
+        if result is None:
+            raise CommandError("another process holds the flush lock, or Redis is unreachable; try again")
+        self.stdout.write("flushed={} merged={}".format(*result))
