@@ -14,7 +14,6 @@ import random
 import time
 from dataclasses import dataclass
 
-import redis
 from django.conf import settings
 from django.db import DatabaseError, connection
 
@@ -99,6 +98,8 @@ def take(limit, client, now=None):
 
 
 def _count_in_redis(key, window, seconds):
+    import redis  # loaded only where REDIS_URL is set (see herokuapp.redis_client)
+
     try:
         return registered_script(get_redis(), TAKE)(keys=[f"{PREFIX}{key}:{window}"], args=[seconds * 1000])
     except redis.RedisError as error:

@@ -17,7 +17,6 @@ import hmac
 import logging
 import secrets
 
-import redis
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import Count
@@ -82,7 +81,7 @@ def record(name, request, day):
     try:
         visitor = visitor_of(request, day)
         if settings.REDIS_URL:
-            registered_script(get_redis(), ADD)(keys=[key(name), DIRTY], args=[visitor, name, KEEP_IN_REDIS])
+            _record_in_redis(name, visitor)
         else:
             table = connection.ops.quote_name(DailyVisitor._meta.db_table)
             with connection.cursor() as cursor:
@@ -90,7 +89,16 @@ def record(name, request, day):
                     f"INSERT INTO {table} (name, visitor) VALUES (%s, %s) ON CONFLICT (name, visitor) DO NOTHING",
                     [name, visitor],
                 )
-    except (redis.RedisError, DatabaseError) as error:
+    except DatabaseError as error:
+        log.warning("a view was counted but not its visitor: %s", error)
+
+
+def _record_in_redis(name, visitor):
+    import redis  # loaded only where REDIS_URL is set (see herokuapp.redis_client)
+
+    try:
+        registered_script(get_redis(), ADD)(keys=[key(name), DIRTY], args=[visitor, name, KEEP_IN_REDIS])
+    except redis.RedisError as error:
         log.warning("a view was counted but not its visitor: %s", error)
 
 
@@ -99,6 +107,8 @@ def count(name):
     try:
         copy = DailyVisitors.objects.filter(name=name).values_list("visitors", flat=True).first() or 0
         if settings.REDIS_URL:
+            import redis
+
             try:
                 return max(copy, get_redis().pfcount(key(name)))
             except redis.RedisError:
@@ -111,6 +121,8 @@ def count(name):
 def flush(client):
     """Copy the HyperLogLogs that changed to the database, merging the database's copy in first.
     Run by the flusher under its lock. Returns how many it copied."""
+    import redis
+
     names = [name.decode() for name in client.spop(DIRTY, 10_000) or []]
     try:
         for name in names:

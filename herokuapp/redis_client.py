@@ -1,12 +1,12 @@
 """One Redis connection pool per process, created on first use from REDIS_URL.
 
 Created lazily, so that gunicorn's master (which preloads the app) never holds a connection its
-forked workers would share. Timeouts are short: a dead Redis must not hold a request for long.
+forked workers would share; redis-py itself is imported then too, so that an app without Redis
+never loads it. Timeouts are short: a dead Redis must not hold a request for long.
 """
 
 import functools
 
-import redis
 from django.conf import settings
 from django.core.signals import setting_changed
 from django.dispatch import receiver
@@ -17,6 +17,8 @@ READ_TIMEOUT = 0.5
 
 @functools.cache
 def get_redis():
+    import redis
+
     options = {
         "socket_connect_timeout": CONNECT_TIMEOUT,
         "socket_timeout": READ_TIMEOUT,

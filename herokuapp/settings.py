@@ -120,7 +120,7 @@ REDIS_SSL_CERT_REQS = env.choice("REDIS_SSL_CERT_REQS", "none", {"none", "option
 COUNTER_STORE = env.choice("COUNTER_STORE", "redis" if REDIS_URL else "database", {"redis", "database"})
 if COUNTER_STORE == "redis" and not REDIS_URL:
     raise env.ConfigurationError("COUNTER_STORE=redis needs REDIS_URL")
-COUNTER_BACKEND = {"redis": "counter.backends.RedisCounter", "database": "counter.backends.DatabaseCounter"}[COUNTER_STORE]
+COUNTER_BACKEND = {"redis": "counter.redis_counter.RedisCounter", "database": "counter.backends.DatabaseCounter"}[COUNTER_STORE]
 
 # With Redis, views reach the database in batches this many seconds apart: the most a Redis that
 # loses its data can take with it. 0 stops the background flusher (run `manage.py flush_counters`).

@@ -74,5 +74,5 @@ def redis_url():
 def redis_counter(settings, redis_url):
     """Count with the Redis backend for this test."""
     settings.REDIS_URL = redis_url
-    settings.COUNTER_BACKEND = "counter.backends.RedisCounter"
+    settings.COUNTER_BACKEND = "counter.redis_counter.RedisCounter"
     return redis_url

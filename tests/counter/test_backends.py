@@ -3,7 +3,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from django.db import connection
 
-from counter.backends import DatabaseCounter, RedisCounter, get_counter
+from counter.backends import DatabaseCounter, get_counter
+from counter.redis_counter import RedisCounter
 
 # Transactional: the concurrency test's threads must see each other's commits.
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -58,5 +59,5 @@ def test_settings_choose_the_backend(settings, redis_url):
     settings.COUNTER_BACKEND = "counter.backends.DatabaseCounter"
     assert isinstance(get_counter(), DatabaseCounter)
     settings.REDIS_URL = redis_url
-    settings.COUNTER_BACKEND = "counter.backends.RedisCounter"
+    settings.COUNTER_BACKEND = "counter.redis_counter.RedisCounter"
     assert isinstance(get_counter(), RedisCounter)

@@ -13,7 +13,8 @@ from django.db import connection
 
 from counter import flusher
 from counter import redis_scripts as keys
-from counter.backends import CounterUnavailable, RedisCounter
+from counter.backends import CounterUnavailable
+from counter.redis_counter import RedisCounter
 from counter.models import Counter, FlushedBatch, OutageView
 from herokuapp.redis_client import get_redis
 

@@ -65,7 +65,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 
 from counter import flusher
 from counter import redis_scripts as keys
-from counter.backends import RedisCounter
+from counter.redis_counter import RedisCounter
 from counter.models import Counter, FlushedBatch, OutageView, UncertainHit
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -171,7 +171,7 @@ def test_database_connections_persist_ten_minutes_and_are_health_checked(url):
 
 def test_counter_counts_in_redis_when_redis_url_is_set():
     values = settings_of("REDIS_URL", "COUNTER_BACKEND", REDIS_URL="redis://127.0.0.1:6379/15")
-    assert values == {"REDIS_URL": "redis://127.0.0.1:6379/15", "COUNTER_BACKEND": "counter.backends.RedisCounter"}
+    assert values == {"REDIS_URL": "redis://127.0.0.1:6379/15", "COUNTER_BACKEND": "counter.redis_counter.RedisCounter"}
 
 
 def test_counter_counts_in_the_database_when_redis_url_is_unset():

@@ -11,7 +11,8 @@ import redis
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError
 
-from counter.backends import RedisCounter, get_counter
+from counter.backends import get_counter
+from counter.redis_counter import RedisCounter
 
 
 class Command(BaseCommand):

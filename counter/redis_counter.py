@@ -1,0 +1,260 @@
+"""The Redis counter: counts in Redis and keeps the database as the durable record (see
+counter.flusher), so that Redis losing its data, being unreachable or coming back empty neither
+resets the count nor takes the page down. It keeps no count in process memory: the highest number
+a process has shown is only a floor for display, and the last view it saw counted in Redis is what
+it restores if Redis loses views.
+"""
+
+import logging
+import threading
+import time
+import uuid
+
+import redis
+from django.db import DatabaseError, connection, transaction
+
+from counter import redis_scripts as keys
+from counter.backends import CounterUnavailable
+from counter.breaker import CircuitBreaker
+from counter.flusher import LOCK_SECONDS, FlusherThread, Scripts, counted_total, flush_once, restore, seed
+from counter.models import OutageView, UncertainHit
+from herokuapp.redis_client import get_redis
+
+log = logging.getLogger(__name__)
+
+
+def never_connected(error):
+    """Whether a Redis error happened while connecting, before any command could be sent."""
+    message = str(error)
+    return "connecting to" in message or message.startswith("Timeout connecting")
+
+
+class RedisCounter:
+    """Counts in Redis (one INCR-like script per view), with the database as the durable record.
+
+    While Redis is unreachable a circuit breaker sends views straight to the database, as outage
+    rows that the flusher merges into Redis once it answers again. If Redis loses views before they
+    reach the database, each process restores those it saw counted (see redis_scripts.RESTORE):
+    on its next view of that counter, or on its flusher's next round.
+    """
+
+    def __init__(self):
+        self.breaker = CircuitBreaker()
+        self.flusher = FlusherThread(self)
+        self.shown = {}
+        self.seen = {}  # name: (generation, seq) of the last view this process saw counted in Redis
+        self.epoch = None
+        self.unmerged_outage = set()
+        self.ahead = set()  # names whose numbers here may lead Redis's, after it lost views
+        self._scripts = (None, None)
+        self._outage = (None, None)
+        self._outage_lock = threading.Lock()
+        self._shown_lock = threading.Lock()
+
+    def hit(self, name):
+        self.flusher.ensure_running()
+        uncertain = None
+        if self.breaker.allow() and self._merge_outage_views_first(name):
+            hit = uuid.uuid4()
+            try:
+                shown = self._hit_in_redis(name, hit)
+            except redis.RedisError as error:
+                self.breaker.failed()
+                if not never_connected(error):
+                    uncertain = hit  # the script may have run even though no reply came back
+                log.warning("Redis unreachable, counting in the database: %s", error)
+            except (DatabaseError, TimeoutError) as error:
+                log.warning("could not recreate the Redis total, counting in the database: %s", error)
+            else:
+                if self.breaker.succeeded():
+                    self.flusher.wake()  # merge the other processes' outage views into Redis now
+                return self._shown_from_redis(name, shown)
+        return self._hit_in_database(name, uncertain)
+
+    def get(self, name):
+        if self.breaker.allow():
+            try:
+                shown = get_redis().get(keys.total(name))
+            except redis.RedisError:
+                self.breaker.failed()
+            else:
+                self.breaker.succeeded()
+                if shown is not None:
+                    return self._remember(name, int(shown))
+        try:
+            return self._remember(name, counted_total(name, self.seen.get(name)))
+        except DatabaseError as error:
+            raise CounterUnavailable("neither Redis nor the database is reachable") from error
+
+    def flush(self, compact=False):
+        """One flusher round (see counter.flusher.flush_once); skipped while Redis is down."""
+        if not self.breaker.allow() and not self._answers_again():
+            return None
+        try:
+            client, scripts = self.client()
+            self.restore_after_loss(client, scripts)
+            result = flush_once(client, scripts, compact=compact)
+        except redis.RedisError:
+            self.breaker.failed()
+            raise
+        self.breaker.succeeded()
+        return result
+
+    def _answers_again(self):
+        """While the breaker keeps views off Redis, the flusher thread probes it each round, so
+        that the process counts in Redis again within a flush interval of its return rather than
+        after the breaker's back-off (up to 10 s), numbering from the database meanwhile."""
+        try:
+            get_redis().ping()
+        except redis.RedisError:
+            return False
+        self.breaker.succeeded()
+        return True
+
+    def restore_after_loss(self, client, scripts):
+        """If Redis lost its data since this process last looked, restore every counter's views this
+        process saw counted, so that other processes' numbers carry on above them too."""
+        epoch = client.get(keys.EPOCH)
+        if epoch is None:
+            client.set(keys.EPOCH, uuid.uuid4().hex, nx=True)
+            epoch = client.get(keys.EPOCH)
+        if epoch == self.epoch:
+            return
+        for name, (generation, seq) in list(self.seen.items()):
+            if restore(scripts, name, generation, seq) == -1:
+                seed(client, scripts, name)
+                restore(scripts, name, generation, seq)
+        self.epoch = epoch
+
+    def _merge_outage_views_first(self, name):
+        """Before this process counts ``name`` in Redis again after an outage, add the outage views
+        to Redis's total, so that its next number follows the ones it showed from the database.
+
+        Returns False if Redis is still unreachable. If the merge cannot finish now (the database
+        is down, the flush lock is busy, or a view's outcome is still uncertain), Redis's numbers
+        lag until the flusher merges the rest, and the process numbers views above its own.
+        """
+        if name not in self.unmerged_outage:
+            return True
+        try:
+            client, scripts = self.client()
+            merged = flush_once(client, scripts, wait=LOCK_SECONDS) is not None
+            if merged and not UncertainHit.objects.filter(name=name).exists():
+                self.unmerged_outage.discard(name)
+        except redis.RedisError as error:
+            self.breaker.failed()
+            log.warning("Redis unreachable, counting in the database: %s", error)
+            return False
+        except DatabaseError as error:
+            log.warning("could not merge the outage views before counting in Redis: %s", error)
+        return True
+
+    def client(self):
+        client, scripts = self._scripts
+        current = get_redis()
+        if client is not current:
+            scripts = Scripts(current)
+            self._scripts = (current, scripts)
+        return current, scripts
+
+    def _hit_in_redis(self, name, hit):
+        client, scripts = self.client()
+        hit_keys = [keys.total(name), keys.meta(name), keys.DIRTY, keys.RECENT_HITS]
+        hit_args = [name, hit.hex, keys.RECENT_HITS_KEPT]
+        counted = scripts.hit(keys=hit_keys, args=hit_args)
+        if counted == -1:
+            seed(client, scripts, name)
+            counted = scripts.hit(keys=hit_keys, args=hit_args)
+        shown, seq, generation = counted
+        self._saw(scripts, name, generation, seq)
+        return shown
+
+    def _saw(self, scripts, name, generation, seq):
+        """Remember the last view seen counted; on a new generation, first restore the old one's
+        views (if that fails, the next view tries again)."""
+        last = self.seen.get(name)
+        if last is not None and generation > last[0]:
+            try:
+                restore(scripts, name, *last)
+            except redis.RedisError as error:
+                log.warning("could not restore the views Redis lost: %s", error)
+                return
+            self.ahead.add(name)
+        with self._shown_lock:
+            last = self.seen.get(name)
+            if last is None or (generation, seq) > last:
+                self.seen[name] = (generation, seq)
+
+    def _hit_in_database(self, name, uncertain=None):
+        """Count the view in this process's outage row and return its number; ``uncertain`` is the
+        id of a Redis call that failed after it may have counted the same view. Each such view
+        tells the database how far this process saw Redis count, so that the others number above
+        that too, and is numbered while it holds the counter's row, so that the numbers of
+        concurrent views, in this process or another, follow the order they were counted in."""
+        table = connection.ops.quote_name(OutageView._meta.db_table)
+        outage = self._outage_id()
+        seen = self.seen.get(name)
+        try:
+            with transaction.atomic():
+                with connection.cursor() as cursor:
+                    cursor.execute(
+                        f"INSERT INTO {table} (outage, name, views) VALUES (%s, %s, 1) "
+                        f"ON CONFLICT (outage, name) DO UPDATE SET views = {table}.views + 1",
+                        [outage, name],
+                    )
+                if uncertain:
+                    UncertainHit.objects.create(hit=uncertain, outage=outage, name=name)
+                return self._shown_from_database(name, counted_total(name, seen, lock=True))
+        except DatabaseError as error:
+            raise CounterUnavailable("neither Redis nor the database is reachable") from error
+
+    def _outage_id(self):
+        """This process's outage rows change every hour, so that old rows can be compacted safely."""
+        hour = int(time.time() // 3600)
+        with self._outage_lock:
+            if self._outage[0] != hour:
+                self._outage = (hour, uuid.uuid4().hex)
+            return self._outage[1]
+
+    def _shown_from_database(self, name, counted):
+        """The number for a view counted in the database, where ``counted`` is its counted total
+        (see counter.flusher.counted_total).
+
+        That total lacks the views Redis numbered after this process last saw it; unless Redis
+        loses them, the true count is at least the highest number this process has shown plus this
+        view, so each view here gets a new number.
+        """
+        with self._shown_lock:
+            shown = max(counted, self.shown.get(name, 0) + 1)
+            self.shown[name] = shown
+        self.unmerged_outage.add(name)
+        return shown
+
+    def _shown_from_redis(self, name, number):
+        """Redis's number for this view, exact once this process's outage views are merged into
+        its total and the views Redis lost are restored; until then it may lag, and the view gets
+        the next number above those shown here."""
+        if name not in self.unmerged_outage and name not in self.ahead:
+            self._remember(name, number)
+            return number
+        with self._shown_lock:
+            highest = self.shown.get(name, 0)
+            if number > highest:
+                self.unmerged_outage.discard(name)
+                self.ahead.discard(name)
+            else:
+                number = highest + 1
+            self.shown[name] = number
+        return number
+
+    def _remember(self, name, shown):
+        """Record the highest number shown for ``name`` in this process, and return the larger.
+
+        Redis's own numbers are exact and returned as they are; a count read from the database
+        during an outage may lag behind them, and is raised to this floor so it never goes back.
+        """
+        floor = self.shown.get(name, 0)
+        if shown > floor:
+            self.shown[name] = shown
+            return shown
+        return floor
