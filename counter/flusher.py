@@ -322,7 +322,7 @@ class FlusherThread:
             if result and compact:
                 self.last_compaction = time.monotonic()
             return result
-        except (redis.RedisError, DatabaseError) as error:
+        except (redis.RedisError, DatabaseError, TimeoutError) as error:  # a service away, a lock busy
             log.warning("counter flush failed, retrying next round: %s", error)
         except Exception:
             log.exception("counter flush failed, retrying next round")
