@@ -1,9 +1,9 @@
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from django.db import connection
+from django.db import close_old_connections, connection, connections
 
-from counter.backends import DatabaseCounter, get_counter
+from counter.backends import CounterUnavailable, DatabaseCounter, get_counter
 from counter.redis_counter import RedisCounter
 
 # Transactional: the concurrency test's threads must see each other's commits.
@@ -61,3 +61,74 @@ def test_settings_choose_the_backend(settings, redis_url):
     settings.REDIS_URL = redis_url
     settings.COUNTER_BACKEND = "counter.redis_counter.RedisCounter"
     assert isinstance(get_counter(), RedisCounter)
+
+
+@pytest.fixture
+def health_checks(monkeypatch):
+    """Django's health checks of persistent connections (CONN_HEALTH_CHECKS, on as in production),
+    as the list of the results of each check made."""
+    connection.ensure_connection()
+    assert connection.health_check_enabled
+    checks = []
+    check = connection.is_usable
+    monkeypatch.setattr(connection, "is_usable", lambda: checks.append(check()) or checks[-1])
+    return checks
+
+
+def next_request():
+    """What Django (and the page's fast path) does between two requests."""
+    close_old_connections()
+
+
+def test_a_connection_that_just_answered_the_counter_is_not_checked_again(health_checks):
+    counter = DatabaseCounter()
+    counter.hit("page")
+    checks_of_the_first_view = len(health_checks)
+    for _ in range(3):
+        next_request()
+        counter.hit("page")
+    assert len(health_checks) == checks_of_the_first_view, "one round trip per view under traffic"
+    assert counter.get("page") == 4
+
+
+def test_a_connection_idle_for_longer_is_checked_before_counting(health_checks, monkeypatch):
+    counter = DatabaseCounter()
+    counter.hit("page")
+    monkeypatch.setattr("counter.backends.ANSWERED_RECENTLY", 0.0)
+    next_request()
+    counter.hit("page")
+    assert health_checks[-1:] == [True]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="needs a server that can drop the connection: bin/test's PostgreSQL pass")
+def test_a_connection_dropped_while_idle_is_replaced_and_the_view_counts(health_checks, monkeypatch):
+    counter = DatabaseCounter()
+    counter.hit("page")
+    drop_this_connection()
+    monkeypatch.setattr("counter.backends.ANSWERED_RECENTLY", 0.0)
+    next_request()
+    assert counter.hit("page") == 2
+    assert health_checks[-1:] == [False], "the check found it dropped, and Django connected anew"
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="needs a server that can drop the connection: bin/test's PostgreSQL pass")
+def test_a_connection_dropped_right_after_answering_fails_one_view_then_is_replaced(health_checks):
+    counter = DatabaseCounter()
+    counter.hit("page")
+    drop_this_connection()
+    next_request()
+    with pytest.raises(CounterUnavailable):
+        counter.hit("page")
+    next_request()
+    assert counter.hit("page") == 2, "the failed view was not counted; the next one is"
+
+
+def drop_this_connection():
+    """Terminate this thread's connection from the server's side, as a restart or failover does."""
+    pid = connection.connection.info.backend_pid
+    other = connections.create_connection("default")
+    try:
+        with other.cursor() as cursor:
+            cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
+    finally:
+        other.close()
