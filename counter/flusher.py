@@ -125,9 +125,9 @@ def add_batch_views(name, views, seq, gen):
     if row.generation == gen:  # created just now by another transaction
         row.flushed_seq = max(row.flushed_seq, seq)
     else:
-        row.generation, row.flushed_seq = gen, seq
+        row.generation, row.flushed_seq, row.seen_seq = gen, seq, 0
     row.views += views
-    row.save(update_fields=["views", "generation", "flushed_seq"])
+    row.save(update_fields=["views", "generation", "flushed_seq", "seen_seq"])
     return True
 
 

@@ -9,7 +9,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 
 from counter import flusher
 from counter import redis_scripts as keys
@@ -298,6 +298,17 @@ def test_views_counted_in_the_database_by_many_threads_at_once_each_get_their_ow
         shown = [number for numbers in pool.map(serve, [counter, other] * 4) for number in numbers]
     assert sorted(shown) == list(range(1, 81)), "no number shown twice, none skipped"
     assert durable() == 80
+
+
+def test_a_row_that_catches_up_with_a_new_generation_forgets_what_was_seen_of_the_old(counter):
+    Counter.objects.create(name="page", views=10, generation=1, flushed_seq=4, seen_seq=9)
+    assert flusher.counted_total("page") == 15, "the 5 views processes saw Redis count past the 4 flushed"
+    with transaction.atomic():
+        assert flusher.add_batch_views("page", 3, 3, 2), "a batch of generation 2, whose seed left no trace here"
+    row = Counter.objects.get(name="page")
+    assert (row.views, row.generation, row.flushed_seq, row.seen_seq) == (13, 2, 3, 0)
+    assert flusher.counted_total("page") == 13
+    assert flusher.counted_total("page", seen=(2, 5)) == 15
 
 
 def test_the_flusher_brings_a_process_back_to_redis_as_soon_as_it_answers(settings, counter):
