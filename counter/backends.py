@@ -6,6 +6,7 @@ that redis-py is imported only where REDIS_URL is set. Neither keeps a count in 
 """
 
 import functools
+import select
 import time
 
 from django.conf import settings
@@ -21,25 +22,27 @@ class CounterUnavailable(Exception):
     """No store that can count is reachable; the page answers 503 and the dyno retries later."""
 
 
-# A connection that answered this thread's last upsert this recently is taken as alive.
+# A connection that answered this thread's last upsert this recently, and has heard nothing from
+# the server since, is taken as alive.
 ANSWERED_RECENTLY = 1.0
 
 
 class DatabaseCounter:
     """Counts in the database with one upsert statement: no read-modify-write race.
 
-    Django checks a persistent connection with a query of its own at the start of each request
-    (CONN_HEALTH_CHECKS), which doubles the page's round trips to the database. A connection that
-    answered an upsert less than ANSWERED_RECENTLY seconds ago skips that check: under traffic the
-    page costs one round trip, and a connection idle for longer is still checked. The price is that
-    a connection the database dropped within that second fails one view (a 503) before Django
-    replaces it.
+    On PostgreSQL, Django checks a persistent connection with a query of its own at the start of
+    each request (CONN_HEALTH_CHECKS), which doubles the page's round trips to the database. The
+    counter skips that check on a connection that answered it less than ANSWERED_RECENTLY seconds
+    ago and on which the server has sent nothing since: an idle session hears nothing unasked,
+    except that it is being ended (a restart, a failover, a terminated backend). Under traffic the
+    page then costs one round trip, and a connection idle for longer, or ended by the server, is
+    still checked and replaced before the view counts.
     """
 
     def hit(self, name):
         table = connection.ops.quote_name(Counter._meta.db_table)
         try:
-            if time.monotonic() - getattr(connection, "counter_answered_at", -ANSWERED_RECENTLY) < ANSWERED_RECENTLY:
+            if self._still_answering():
                 connection.health_check_done = True
             with connection.cursor() as cursor:
                 cursor.execute(
@@ -53,6 +56,15 @@ class DatabaseCounter:
             raise CounterUnavailable("the database is unreachable") from error
         connection.counter_answered_at = time.monotonic()
         return views
+
+    def _still_answering(self):
+        if connection.vendor != "postgresql" or connection.connection is None:
+            return False  # SQLite's health check costs nothing; a closed connection is opened anew
+        if time.monotonic() - getattr(connection, "counter_answered_at", -ANSWERED_RECENTLY) >= ANSWERED_RECENTLY:
+            return False
+        poll = select.poll()
+        poll.register(connection.connection.fileno(), select.POLLIN)
+        return not poll.poll(0)
 
     def get(self, name):
         try:
