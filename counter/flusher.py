@@ -51,13 +51,6 @@ def add_views(name, views):
         )
 
 
-def durable_total(name):
-    """Views of ``name`` the database holds: flushed batches plus outage rows."""
-    flushed = Counter.objects.filter(name=name).values_list("views", flat=True).first() or 0
-    outage = OutageView.objects.filter(name=name).aggregate(views=Sum("views"))["views"] or 0
-    return flushed + outage
-
-
 def counted_total(name, seen=None, lock=False):
     """The durable total, plus the views Redis numbered that no batch has brought to the database
     yet, as far as processes saw them: up to ``seen`` (generation, seq: the last view this process

@@ -14,9 +14,10 @@ from django.db import connection, transaction
 from counter import flusher
 from counter import redis_scripts as keys
 from counter.backends import CounterUnavailable
-from counter.redis_counter import RedisCounter
 from counter.models import Counter, FlushedBatch, OutageView
+from counter.redis_counter import RedisCounter
 from herokuapp.redis_client import get_redis
+from tests.counter.records import durable_total
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -34,7 +35,7 @@ def redis_total(name="page"):
 
 
 def durable(name="page"):
-    return flusher.durable_total(name)
+    return durable_total(name)
 
 
 def take_a_batch(counter, batch):

@@ -65,8 +65,9 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 
 from counter import flusher
 from counter import redis_scripts as keys
-from counter.redis_counter import RedisCounter
 from counter.models import Counter, FlushedBatch, OutageView, UncertainHit
+from counter.redis_counter import RedisCounter
+from tests.counter.records import durable_total
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -389,7 +390,7 @@ class CounterMachine(RuleBasedStateMachine):
         else:
             raise AssertionError("flushing did not settle in three rounds")
         for name in NAMES:
-            durable = flusher.durable_total(name)
+            durable = durable_total(name)
             assert self.served[name] - self.lost[name] <= durable <= self.served[name], (
                 f"{name!r}: durable total {durable} after the final flush, "
                 f"but {self.served[name]} served and at most {self.lost[name]} lost"
