@@ -166,12 +166,21 @@ def recover_inflight(client, scripts):
         client.delete(key)
 
 
-def flush_batch(client, scripts):
-    """Move all pending views into one batch and add it to the database. Returns the views moved."""
+def flush_batch(client, scripts, verdicts=()):
+    """Move all pending views into one batch and add it to the database, in the transaction that
+    settles the uncertain hits judged by ``verdicts`` (see settleable_hits). Returns the views moved.
+
+    A hit Redis counted may be in the batch: were it added before being taken out of its outage
+    row, or taken out before being added, the numbers taken from the database in between would
+    count it twice or not at all.
+    """
     batch = uuid.uuid4()
     counts = parse_batch(scripts.take_batch(keys=[keys.DIRTY, keys.inflight(batch)], args=[keys.PREFIX]))
+    with transaction.atomic():
+        settle_uncertain_hits(verdicts)  # outage rows before the counter's, as views in an outage lock them
+        late = apply_batch(batch, counts) if counts else {}
     if counts:
-        restore_late(scripts, apply_batch(batch, counts))
+        restore_late(scripts, late)
         client.delete(keys.inflight(batch))
     return sum(views for views, _, _ in counts.values())
 
@@ -187,17 +196,32 @@ def restore(scripts, name, gen, seq):
     return scripts.restore(keys=[keys.total(name), keys.meta(name), keys.DIRTY], args=[name, gen, seq])
 
 
-def settle_uncertain_hits(client):
-    """Take out of the outage rows the views whose failed Redis call did count them after all."""
+def settleable_hits(client):
+    """The uncertain hits that can be settled now, each with whether Redis counted it.
+
+    A hit among Redis's recent hits was counted, and is settled at once: until then it is in two
+    places, which puts the numbers taken from the database one too high. A hit Redis does not know
+    of may still reach a stalled Redis, so it stays in its outage row only after a while.
+    """
     settled = timezone.now() - SETTLE_UNCERTAIN_AFTER
-    for hit in UncertainHit.objects.filter(created__lt=settled):
+    verdicts = []
+    for hit in UncertainHit.objects.all():
         if not client.exists(keys.meta(hit.name)):
             continue  # Redis lost the hit list too: the seed counts this hit as unsettled
         counted_by_redis = client.lpos(keys.RECENT_HITS, hit.hit.hex) is not None
-        with transaction.atomic():
-            if counted_by_redis:
-                OutageView.objects.filter(outage=hit.outage, name=hit.name).update(views=F("views") - 1)
-            hit.delete()
+        if counted_by_redis or hit.created < settled:
+            verdicts.append((hit, counted_by_redis))
+    return verdicts
+
+
+def settle_uncertain_hits(verdicts):
+    """Take out of the outage rows the views whose failed Redis call did count them after all.
+
+    A hit already settled (by a flusher whose lock expired while it waited) is left alone."""
+    for hit, counted_by_redis in verdicts:
+        deleted, _ = UncertainHit.objects.filter(hit=hit.hit).delete()
+        if deleted and counted_by_redis:
+            OutageView.objects.filter(outage=hit.outage, name=hit.name).update(views=F("views") - 1)
 
 
 def merge_outage_views(client, scripts):
@@ -265,8 +289,7 @@ def flush_once(client, scripts, compact=False, wait=0.0):
         return None
     try:
         recover_inflight(client, scripts)
-        flushed = flush_batch(client, scripts)
-        settle_uncertain_hits(client)
+        flushed = flush_batch(client, scripts, settleable_hits(client))
         merged = merge_outage_views(client, scripts)
         visitors.flush(client)
         if compact:

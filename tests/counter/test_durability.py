@@ -436,12 +436,29 @@ def test_a_view_whose_redis_reply_was_lost_counts_once_when_redis_did_count_it(s
     hit = uuid.uuid4()
     counter._hit_in_redis("page", hit)  # Redis counts view 6...
     counter._hit_in_database("page", uncertain=hit)  # ...and the app, hearing nothing, counts it again
-    counter.flush()
-    assert counter.flush() == (0, 0), "the row waits while the hit is unsettled"
-    UncertainHit.objects.update(created="2000-01-01T00:00:00Z")
-    counter.flush()
+    assert counter.flush() == (6, 0), "Redis knows the hit: settled at once, nothing left to merge"
     assert not UncertainHit.objects.exists()
+    assert OutageView.objects.get().views == 0
     assert redis_total() == 6
+    assert durable() == 6
+
+
+def test_an_uncertain_hit_judged_by_two_flushers_at_once_is_taken_out_once(counter):
+    """A flusher whose lock expired while it waited on the database, and the next lock holder."""
+    import uuid
+
+    for _ in range(5):
+        counter.hit("page")
+    hit = uuid.uuid4()
+    counter._hit_in_redis("page", hit)  # Redis counts view 6, but the reply is lost
+    counter._hit_in_database("page", uncertain=hit)
+    client, _ = counter.client()
+    first, second = flusher.settleable_hits(client), flusher.settleable_hits(client)
+    for verdicts in (first, second):
+        with transaction.atomic():
+            flusher.settle_uncertain_hits(verdicts)
+    assert OutageView.objects.get().views == 0
+    counter.flush()
     assert durable() == 6
 
 
@@ -454,8 +471,11 @@ def test_a_view_whose_redis_call_never_ran_is_kept_in_the_outage_row(settings, c
         counter.hit("page")
     counter.flush()
     counter._hit_in_database("page", uncertain=uuid.uuid4())  # timed out; Redis never saw it
+    assert counter.flush() == (0, 0), "the call may still reach a stalled Redis: the view waits"
+    assert UncertainHit.objects.exists()
     UncertainHit.objects.update(created="2000-01-01T00:00:00Z")
     assert counter.flush() == (0, 1)
+    assert not UncertainHit.objects.exists()
     assert redis_total() == 6
     assert durable() == 6
 
