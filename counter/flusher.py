@@ -192,8 +192,10 @@ def restore_late(scripts, late):
 
 
 def restore(scripts, name, gen, seq):
-    """Restore the views of lost generation ``gen`` counted up to ``seq``; -1 if there is no total."""
-    return scripts.restore(keys=[keys.total(name), keys.meta(name), keys.DIRTY], args=[name, gen, seq])
+    """Restore the views of lost generation ``gen`` counted up to ``seq``. Returns (views restored,
+    the current generation's seq after it), or None if there is no total."""
+    restored = scripts.restore(keys=[keys.total(name), keys.meta(name), keys.DIRTY], args=[name, gen, seq])
+    return None if restored == -1 else tuple(restored)
 
 
 def settleable_hits(client):
@@ -256,7 +258,9 @@ def seed(client, scripts, name):
 
     The outage rows are read once: the seed counts exactly the rows it marks as merged, and a view
     added to a row afterwards is merged later. The counter's row stays locked until Redis has the
-    new generation, so that no batch of the old one is written in between.
+    new generation, so that no batch of the old one is written in between. A new generation starts
+    with the lost views that processes reported seeing (``seen_seq``) already restored, so that the
+    numbers of processes still counting in the database and those of Redis stay level.
     """
     lock = FlushLock(client, scripts)
     if not lock.acquire(wait=2.0):
@@ -270,12 +274,16 @@ def seed(client, scripts, name):
             merged_pairs = [value for outage, views in outage_rows for value in (keys.merged(outage, name), views)]
             durable = row.views + sum(views for _, views in outage_rows)
             new_generation = row.generation + 1
+            reported = max(0, row.seen_seq - row.flushed_seq - unsure)
             total, renewed = scripts.seed(
-                keys=[keys.total(name), keys.meta(name)],
-                args=[durable, keys.MERGED_TTL, new_generation, row.generation, row.flushed_seq, unsure, *merged_pairs],
+                keys=[keys.total(name), keys.meta(name), keys.DIRTY],
+                args=[
+                    durable, keys.MERGED_TTL, new_generation, row.generation, row.flushed_seq, unsure, reported, name,
+                    *merged_pairs,
+                ],
             )
             if renewed:
-                Counter.objects.filter(name=name).update(generation=new_generation, flushed_seq=0, seen_seq=0)
+                Counter.objects.filter(name=name).update(generation=new_generation, flushed_seq=0, seen_seq=reported)
         return total
     finally:
         lock.release()

@@ -121,7 +121,7 @@ class RedisCounter:
         if epoch == self.epoch:
             return
         for name, (generation, seq) in list(self.seen.items()):
-            if restore(scripts, name, generation, seq) == -1:
+            if restore(scripts, name, generation, seq) is None:
                 seed(client, scripts, name)
                 restore(scripts, name, generation, seq)
         self.epoch = epoch

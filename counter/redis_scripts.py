@@ -67,12 +67,14 @@ end
 return redis.call('HGETALL', KEYS[2])
 """
 
-# Recreate a missing total from the durable total (ARGV[1]). ARGV[3..6]: the new generation, and
-# the generation, seq made durable and unsettled uncertain hits the database holds for the old one.
-# ARGV[7..] are (merged key, views) pairs for the outage rows the durable total already includes,
-# recorded as merged for ARGV[2] seconds. With the meta intact only the total was lost: its pending
-# views are added back. With the meta gone its pending views were lost: a new generation starts,
-# and RESTORE may bring them back. Returns {total, 1 if a new generation started else 0}.
+# Recreate a missing total from the durable total (ARGV[1]). ARGV[3..7]: the new generation; the
+# generation, seq made durable and unsettled uncertain hits the database holds for the old one; and
+# how many of the old one's views past that seq processes reported seeing counted. ARGV[8..] are
+# (merged key, views) pairs for the outage rows the durable total already includes, recorded as
+# merged for ARGV[2] seconds. With the meta intact only the total was lost: its pending views are
+# added back. With the meta gone its pending views were lost: a new generation starts with those
+# reported ones restored at once, since processes counting in the database already number above
+# them, and RESTORE may bring back the rest. Returns {total, 1 if a new generation started else 0}.
 SEED = """
 local has_total = redis.call('EXISTS', KEYS[1]) == 1
 local has_meta = redis.call('EXISTS', KEYS[2]) == 1
@@ -82,31 +84,39 @@ local renewed = 0
 if has_meta then
   seed = seed + tonumber(redis.call('HGET', KEYS[2], 'pending') or '0')
 else
-  redis.call('HSET', KEYS[2], 'gen', ARGV[3], 'seq', 0, 'pending', 0,
-    'lost_gen', ARGV[4], 'lost_seq', ARGV[5], 'lost_unsure', ARGV[6], 'restored', 0)
+  local restored = tonumber(ARGV[7])
+  redis.call('HSET', KEYS[2], 'gen', ARGV[3], 'seq', restored, 'pending', restored,
+    'lost_gen', ARGV[4], 'lost_seq', ARGV[5], 'lost_unsure', ARGV[6], 'restored', restored)
+  if restored > 0 then redis.call('SADD', KEYS[3], ARGV[8]) end
+  seed = seed + restored
   renewed = 1
 end
 redis.call('SET', KEYS[1], seed)
-for i = 7, #ARGV, 2 do redis.call('SET', ARGV[i], ARGV[i + 1], 'EX', ARGV[2]) end
+for i = 9, #ARGV, 2 do redis.call('SET', ARGV[i], ARGV[i + 1], 'EX', ARGV[2]) end
 return {seed, renewed}
 """
 
 # Restore views of a lost generation (ARGV[2]) that a process saw counted up to seq ARGV[3]: those
 # above the seq the database held, less the uncertain hits (which count in outage rows). Processes
-# restore up to the highest seq any of them saw, never the same view twice. Returns the views
-# restored, 0 if there is nothing to restore for that generation, -1 if the total is missing.
+# restore up to the highest seq any of them saw, never the same view twice. Restored views take
+# seq numbers in the new generation, like views counted in it, so that what processes report
+# seeing and what batches bring to the database includes them. Returns {views restored, the new
+# generation's seq}, restoring nothing if ARGV[2] is not the lost generation; -1 if the total is
+# missing.
 RESTORE = """
 if redis.call('EXISTS', KEYS[1]) == 0 or redis.call('EXISTS', KEYS[2]) == 0 then return -1 end
-local lost = redis.call('HMGET', KEYS[2], 'lost_gen', 'lost_seq', 'lost_unsure', 'restored')
-if lost[1] ~= ARGV[2] then return 0 end
+local lost = redis.call('HMGET', KEYS[2], 'lost_gen', 'lost_seq', 'lost_unsure', 'restored', 'seq')
+local seq = tonumber(lost[5])
+if lost[1] ~= ARGV[2] then return {0, seq} end
 local wanted = tonumber(ARGV[3]) - tonumber(lost[2]) - tonumber(lost[3])
 local delta = wanted - tonumber(lost[4])
-if delta <= 0 then return 0 end
+if delta <= 0 then return {0, seq} end
 redis.call('INCRBY', KEYS[1], delta)
 redis.call('HINCRBY', KEYS[2], 'pending', delta)
+redis.call('HINCRBY', KEYS[2], 'seq', delta)
 redis.call('HSET', KEYS[2], 'restored', wanted)
 redis.call('SADD', KEYS[3], ARGV[1])
-return delta
+return {delta, seq + delta}
 """
 
 # Add to the total whatever part of an outage row it does not hold yet; -1 if there is no total.

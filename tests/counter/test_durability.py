@@ -285,6 +285,23 @@ def test_a_process_counting_in_the_database_numbers_above_what_another_saw_redis
     assert durable() == 9
 
 
+def test_redis_back_empty_starts_from_the_views_processes_reported_seeing(settings, counter):
+    for _ in range(3):
+        counter.hit("page")
+    counter.flush()
+    for _ in range(4):
+        counter.hit("page")  # 4, 5, 6, 7: only Redis holds them
+    live = take_redis_down(settings, counter)
+    assert counter.hit("page") == 8, "numbered above the 7 it saw, which it reports"
+    settings.REDIS_URL = live
+    get_redis().flushdb()  # Redis comes back empty
+    other = RedisCounter()  # a process that never saw Redis count, and that nothing has restored to
+    assert other.hit("page") == 9, "the new total holds the 4 views reported seen, before any restore"
+    assert redis_total() == 9
+    other.flush()
+    assert durable() == 9
+
+
 def test_views_counted_in_the_database_by_many_threads_at_once_each_get_their_own_number(settings, counter):
     other = RedisCounter()
     take_redis_down(settings, counter)
