@@ -51,7 +51,7 @@ def add_views(name, views):
         )
 
 
-def counted_total(name, seen=None, lock=False):
+def counted_total(name, seen=None, lock=False, at_place=False):
     """The durable total, plus the views Redis numbered that no batch has brought to the database
     yet, as far as processes saw them: up to ``seen`` (generation, seq: the last view this process
     saw counted in Redis), or further if another process reported seeing more (``seen_seq``).
@@ -60,9 +60,11 @@ def counted_total(name, seen=None, lock=False):
     the others' outage views and what Redis showed them. With ``lock`` (inside a transaction that
     has just counted a view in an outage row) the counter's row stays locked until it commits, so
     that such views are numbered one at a time, and it records how far this process saw Redis
-    count, for the others to number above that too. A view whose Redis call failed midway counts
-    in an outage row: if Redis did run that call and a process saw a later view counted, it is in
-    both parts, one too many until the flusher settles it.
+    count, for the others to number above that too. With ``at_place``, ``seen`` is the place of a
+    view Redis has just counted, and the total is taken there: Redis's views after it are left out.
+    A view whose Redis call failed midway counts in an outage row: if Redis did run that call and a
+    process saw a later view counted, it is in both parts, one too many until the flusher settles
+    it (see settle_uncertain_hits).
     """
     fields = ("views", "generation", "flushed_seq", "seen_seq")
     if lock:
@@ -71,10 +73,10 @@ def counted_total(name, seen=None, lock=False):
     else:
         row = Counter.objects.filter(name=name).values_list(*fields).first() or (0, 0, 0, 0)
     flushed, generation, flushed_seq, seen_seq = row
-    if seen is not None and seen[0] == generation and seen[1] > seen_seq:
-        seen_seq = seen[1]
-        if lock:
-            Counter.objects.filter(name=name).update(seen_seq=seen_seq)
+    if seen is not None and seen[0] == generation:
+        if lock and seen[1] > seen_seq:
+            Counter.objects.filter(name=name).update(seen_seq=seen[1])
+        seen_seq = seen[1] if at_place else max(seen_seq, seen[1])
     outage = OutageView.objects.filter(name=name).aggregate(views=Sum("views"))["views"] or 0
     return flushed + outage + max(0, seen_seq - flushed_seq)
 

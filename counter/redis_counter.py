@@ -11,6 +11,7 @@ import time
 import uuid
 
 import redis
+from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 
 from counter import redis_scripts as keys
@@ -35,17 +36,24 @@ class RedisCounter:
     While Redis is unreachable a circuit breaker sends views straight to the database, as outage
     rows that the flusher merges into Redis once it answers again. If Redis loses views before they
     reach the database, each process restores those it saw counted (see redis_scripts.RESTORE):
-    on its next view of that counter, or on its flusher's next round.
+    on its next view of that counter, or on its flusher's next round. For a few seconds after this
+    process finds Redis again, while others may still be counting in the database, it numbers its
+    Redis views in the database as well (see _shown_after_return).
     """
 
     def __init__(self):
         self.breaker = CircuitBreaker()
         self.flusher = FlusherThread(self)
         self.shown = {}
+        self.shown_in_outage = {}  # the highest number shown for a view counted in the database
         self.seen = {}  # name: (generation, seq) of the last view this process saw counted in Redis
         self.epoch = None
         self.unmerged_outage = set()
         self.ahead = set()  # names whose numbers here may lead Redis's, after it lost views
+        self.rejoining_until = 0.0
+        self.rejoined_at = 0.0
+        self.round_started_at = 0.0  # when the last flush round this process completed began
+        self._round_lock = threading.Lock()
         self._scripts = (None, None)
         self._outage = (None, None)
         self._outage_lock = threading.Lock()
@@ -54,10 +62,10 @@ class RedisCounter:
     def hit(self, name):
         self.flusher.ensure_running()
         uncertain = None
-        if self.breaker.allow() and self._merge_outage_views_first(name):
+        if self.breaker.allow() and self._ready_to_count_in_redis(name):
             hit = uuid.uuid4()
             try:
-                shown = self._hit_in_redis(name, hit)
+                shown, place = self._hit_in_redis(name, hit)
             except redis.RedisError as error:
                 self.breaker.failed()
                 if not never_connected(error):
@@ -68,6 +76,9 @@ class RedisCounter:
             else:
                 if self.breaker.succeeded():
                     self.flusher.wake()  # merge the other processes' outage views into Redis now
+                    self._rejoined()
+                if self._rejoining():
+                    return self._shown_after_return(name, shown, place)
                 return self._shown_from_redis(name, shown)
         return self._hit_in_database(name, uncertain)
 
@@ -90,6 +101,7 @@ class RedisCounter:
         """One flusher round (see counter.flusher.flush_once); skipped while Redis is down."""
         if not self.breaker.allow() and not self._answers_again():
             return None
+        started = time.monotonic()
         try:
             client, scripts = self.client()
             self.restore_after_loss(client, scripts)
@@ -98,7 +110,12 @@ class RedisCounter:
             self.breaker.failed()
             raise
         self.breaker.succeeded()
+        self._round_done(started, result)
         return result
+
+    def _round_done(self, started, result):
+        if result is not None:
+            self.round_started_at = max(self.round_started_at, started)
 
     def _answers_again(self):
         """While the breaker keeps views off Redis, the flusher thread probes it each round, so
@@ -108,7 +125,52 @@ class RedisCounter:
             get_redis().ping()
         except redis.RedisError:
             return False
-        self.breaker.succeeded()
+        if self.breaker.succeeded():
+            self._rejoined()
+        return True
+
+    def _rejoined(self):
+        """This process counts in Redis again after an outage, or after Redis lost its data. Other
+        processes may go on counting in the database until their own flusher's probe finds Redis
+        (a flush interval), or without a flusher their breaker's back-off; that long, this one
+        numbers its views under the counter's row too (see _shown_after_return)."""
+        self.rejoined_at = time.monotonic()
+        self._number_in_the_database_for_a_while()
+
+    def _number_in_the_database_for_a_while(self):
+        interval = settings.COUNTER_FLUSH_INTERVAL
+        window = 2 * interval + 1 if interval else self.breaker.max_backoff
+        self.rejoining_until = time.monotonic() + window
+
+    def _rejoining(self):
+        return time.monotonic() < self.rejoining_until
+
+    def _ready_to_count_in_redis(self, name):
+        """Whether Redis can be tried for this view, after the work that must come first: while
+        views are numbered in the database too, a flush round since the return; otherwise, the
+        merge of this process's outage views (see _merge_outage_views_first)."""
+        if not self._rejoining():
+            return self._merge_outage_views_first(name)
+        if self.round_started_at >= self.rejoined_at:
+            return True
+        with self._round_lock:
+            return self.round_started_at >= self.rejoined_at or self._round_since_return()
+
+    def _round_since_return(self):
+        """One flush round before the first view numbered in the database after the return. It
+        settles the hits in doubt that Redis did count: until then they are in an outage row and
+        in Redis's seq at once, so numbers taken from the database would be too high by them, and
+        fall back once they are settled. Returns False if Redis is unreachable again."""
+        started = time.monotonic()
+        try:
+            client, scripts = self.client()
+            self._round_done(started, flush_once(client, scripts, wait=LOCK_SECONDS))
+        except redis.RedisError as error:
+            self.breaker.failed()
+            log.warning("Redis unreachable, counting in the database: %s", error)
+            return False
+        except DatabaseError as error:
+            log.warning("could not flush before numbering views in the database: %s", error)
         return True
 
     def restore_after_loss(self, client, scripts):
@@ -120,6 +182,8 @@ class RedisCounter:
             epoch = client.get(keys.EPOCH)
         if epoch == self.epoch:
             return
+        if self.epoch is not None:
+            self._rejoined()
         for name, (generation, seq) in list(self.seen.items()):
             if restore(scripts, name, generation, seq) is None:
                 seed(client, scripts, name)
@@ -136,10 +200,12 @@ class RedisCounter:
         """
         if name not in self.unmerged_outage:
             return True
+        started = time.monotonic()
         try:
             client, scripts = self.client()
-            merged = flush_once(client, scripts, wait=LOCK_SECONDS) is not None
-            if merged and not UncertainHit.objects.filter(name=name).exists():
+            result = flush_once(client, scripts, wait=LOCK_SECONDS)
+            self._round_done(started, result)
+            if result is not None and not UncertainHit.objects.filter(name=name).exists():
                 self.unmerged_outage.discard(name)
         except redis.RedisError as error:
             self.breaker.failed()
@@ -166,24 +232,29 @@ class RedisCounter:
             seed(client, scripts, name)
             counted = scripts.hit(keys=hit_keys, args=hit_args)
         shown, seq, generation = counted
-        self._saw(scripts, name, generation, seq)
-        return shown
+        return shown, (generation, self._saw(scripts, name, generation, seq))
 
     def _saw(self, scripts, name, generation, seq):
         """Remember the last view seen counted; on a new generation, first restore the old one's
-        views (if that fails, the next view tries again)."""
+        views (if that fails, the next view tries again). Returns the view's seq, or the seq Redis
+        reached by the restore: restored views take seq numbers of the new generation, and were
+        counted before this view."""
         last = self.seen.get(name)
         if last is not None and generation > last[0]:
             try:
-                restore(scripts, name, *last)
+                restored = restore(scripts, name, *last)
             except redis.RedisError as error:
                 log.warning("could not restore the views Redis lost: %s", error)
-                return
+                return seq
+            if restored is not None:
+                seq = max(seq, restored[1])
             self.ahead.add(name)
+            self._rejoined()
         with self._shown_lock:
             last = self.seen.get(name)
             if last is None or (generation, seq) > last:
                 self.seen[name] = (generation, seq)
+        return seq
 
     def _hit_in_database(self, name, uncertain=None):
         """Count the view in this process's outage row and return its number; ``uncertain`` is the
@@ -227,7 +298,38 @@ class RedisCounter:
         with self._shown_lock:
             shown = max(counted, self.shown.get(name, 0) + 1)
             self.shown[name] = shown
+            self.shown_in_outage[name] = shown
         self.unmerged_outage.add(name)
+        return shown
+
+    def _shown_after_return(self, name, number, place):
+        """The number for a view Redis counted as ``number`` at ``place`` (generation, seq) while
+        other processes may still be counting in the database: taken, like theirs, while holding
+        the counter's row, from the durable total with every outage view and Redis's views up to
+        this one, whose place it reports for them to number above. So the numbers of both kinds
+        of view follow the order they were counted in, and agree with Redis's own once the outage
+        views are merged. A view placed at or below a number this process showed from the
+        database (which may lead the count by views in doubt) or before Redis lost views, gets the
+        next number above it. If the database cannot answer, Redis's number is shown as it is
+        after an outage (see _shown_from_redis)."""
+        try:
+            with transaction.atomic():
+                counted = counted_total(name, place, lock=True, at_place=True)
+                in_doubt = UncertainHit.objects.filter(name=name).exists()
+        except DatabaseError as error:
+            log.warning("could not number the view in the database after Redis returned: %s", error)
+            return self._shown_from_redis(name, number)
+        if in_doubt:
+            self._number_in_the_database_for_a_while()  # Redis's total lacks such views until settled
+        shown = max(number, counted)
+        with self._shown_lock:
+            floor = self.shown.get(name, 0) if name in self.ahead else self.shown_in_outage.get(name, 0)
+            if shown > floor:
+                self.ahead.discard(name)
+            else:
+                shown = floor + 1
+                self.shown_in_outage[name] = max(self.shown_in_outage.get(name, 0), shown)
+            self.shown[name] = max(self.shown.get(name, 0), shown)
         return shown
 
     def _shown_from_redis(self, name, number):

@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 
 from counter import flusher
 from counter import redis_scripts as keys
@@ -302,6 +303,46 @@ def test_redis_back_empty_starts_from_the_views_processes_reported_seeing(settin
     assert durable() == 9
 
 
+def test_a_process_still_counting_in_the_database_numbers_above_views_redis_counted_since_it_returned(
+    settings, counter
+):
+    behind = RedisCounter()
+    for _ in range(3):
+        counter.hit("page")
+    live = take_redis_down(settings, counter)
+    assert counter.hit("page") == 4
+    assert behind.hit("page") == 5
+    settings.REDIS_URL = live
+    counter.breaker.succeeded()  # this process finds Redis again; the other's breaker stays open
+    counter.rejoining_until = 0.0
+    counter._rejoined()
+    assert [counter.hit("page") for _ in range(2)] == [6, 7]
+    assert not behind.breaker.allow()
+    assert behind.hit("page") == 8, "numbered above the views Redis counted, which the other process reported"
+    assert counter.hit("page") == 9, "and Redis's numbers follow the outage views of the process still away"
+    counter.flush()
+    assert durable() == 9
+
+
+def test_after_the_return_window_redis_numbers_views_on_its_own(settings, counter):
+    for _ in range(2):
+        counter.hit("page")
+    live = take_redis_down(settings, counter)
+    counter.hit("page")
+    bring_redis_back(settings, counter, live)
+    counter.hit("page")  # merges the outage view first
+    counter._rejoined()
+    counter.flush()  # the round that must follow the return
+    with CaptureQueriesContext(connection) as during:
+        assert counter.hit("page") == 5
+    reports = [query["sql"] for query in during.captured_queries if query["sql"].startswith("UPDATE")]
+    assert len(reports) == 1 and "seen_seq" in reports[0], "within the window it reports how far it saw Redis count"
+    counter.rejoining_until = time.monotonic()
+    with CaptureQueriesContext(connection) as after:
+        assert counter.hit("page") == 6
+    assert after.captured_queries == []
+
+
 def test_views_counted_in_the_database_by_many_threads_at_once_each_get_their_own_number(settings, counter):
     other = RedisCounter()
     take_redis_down(settings, counter)
@@ -327,6 +368,31 @@ def test_a_row_that_catches_up_with_a_new_generation_forgets_what_was_seen_of_th
     assert (row.views, row.generation, row.flushed_seq, row.seen_seq) == (13, 2, 3, 0)
     assert flusher.counted_total("page") == 13
     assert flusher.counted_total("page", seen=(2, 5)) == 15
+
+
+def test_numbering_in_the_database_after_a_return_waits_for_the_hits_redis_did_count_to_be_settled(counter):
+    import uuid
+
+    for _ in range(5):
+        counter.hit("page")
+    hit = uuid.uuid4()
+    counter._hit_in_redis("page", hit)  # Redis counts view 6 as it stalls; the reply never comes
+    counter._hit_in_database("page", uncertain=hit)  # so the view is counted in an outage row too
+    returning = RedisCounter()
+    returning._rejoined()
+    assert returning.hit("page") == 7, "not 8: the hit was settled before the view was numbered"
+    assert returning.hit("page") == 8
+    counter.flush()
+    assert durable() == 8
+
+
+def test_a_view_numbered_at_its_place_in_redis_leaves_out_the_views_redis_counted_after_it(counter):
+    Counter.objects.create(name="page", views=10, generation=1, flushed_seq=4, seen_seq=9)
+    with transaction.atomic():
+        assert flusher.counted_total("page", (1, 7), lock=True, at_place=True) == 13
+        assert flusher.counted_total("page", (1, 7), lock=True) == 15, "without: as far as any process saw"
+        assert flusher.counted_total("page", (1, 12), lock=True, at_place=True) == 18
+    assert Counter.objects.get(name="page").seen_seq == 12, "each reports its place, the furthest kept"
 
 
 def test_the_flusher_brings_a_process_back_to_redis_as_soon_as_it_answers(settings, counter):

@@ -106,8 +106,9 @@ class Process:
         hit_in_redis = self.counter._hit_in_redis
 
         def recording(*args):
-            self.raw = hit_in_redis(*args)
-            return self.raw
+            counted = hit_in_redis(*args)
+            self.raw = counted[0]
+            return counted
 
         self.counter._hit_in_redis = recording
         answers_again = self.counter._answers_again
