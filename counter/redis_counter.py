@@ -153,25 +153,32 @@ class RedisCounter:
             return self._merge_outage_views_first(name)
         if self.round_started_at >= self.rejoined_at:
             return True
+        # The round settles the hits in doubt that Redis did count: until then they are in an
+        # outage row and in Redis's seq at once, so numbers taken from the database would be too
+        # high by them, and fall back once they are settled.
         with self._round_lock:
-            return self.round_started_at >= self.rejoined_at or self._round_since_return()
+            if self.round_started_at >= self.rejoined_at:
+                return True
+            answered, _ = self._round_before_counting("could not flush before numbering views in the database")
+            return answered
 
-    def _round_since_return(self):
-        """One flush round before the first view numbered in the database after the return. It
-        settles the hits in doubt that Redis did count: until then they are in an outage row and
-        in Redis's seq at once, so numbers taken from the database would be too high by them, and
-        fall back once they are settled. Returns False if Redis is unreachable again."""
+    def _round_before_counting(self, failure):
+        """A flush round run by a request before it counts in Redis, waiting up to LOCK_SECONDS for
+        the lock. Returns whether Redis answered, and the round's result (None if it did not finish;
+        ``failure`` says why in the log if the database failed)."""
         started = time.monotonic()
         try:
             client, scripts = self.client()
-            self._round_done(started, flush_once(client, scripts, wait=LOCK_SECONDS))
+            result = flush_once(client, scripts, wait=LOCK_SECONDS)
         except redis.RedisError as error:
             self.breaker.failed()
             log.warning("Redis unreachable, counting in the database: %s", error)
-            return False
+            return False, None
         except DatabaseError as error:
-            log.warning("could not flush before numbering views in the database: %s", error)
-        return True
+            log.warning("%s: %s", failure, error)
+            return True, None
+        self._round_done(started, result)
+        return True, result
 
     def restore_after_loss(self, client, scripts):
         """If Redis lost its data since this process last looked, restore every counter's views this
@@ -200,20 +207,15 @@ class RedisCounter:
         """
         if name not in self.unmerged_outage:
             return True
-        started = time.monotonic()
-        try:
-            client, scripts = self.client()
-            result = flush_once(client, scripts, wait=LOCK_SECONDS)
-            self._round_done(started, result)
-            if result is not None and not UncertainHit.objects.filter(name=name).exists():
-                self.unmerged_outage.discard(name)
-        except redis.RedisError as error:
-            self.breaker.failed()
-            log.warning("Redis unreachable, counting in the database: %s", error)
-            return False
-        except DatabaseError as error:
-            log.warning("could not merge the outage views before counting in Redis: %s", error)
-        return True
+        failure = "could not merge the outage views before counting in Redis"
+        answered, result = self._round_before_counting(failure)
+        if result is not None:
+            try:
+                if not UncertainHit.objects.filter(name=name).exists():
+                    self.unmerged_outage.discard(name)
+            except DatabaseError as error:
+                log.warning("%s: %s", failure, error)
+        return answered
 
     def client(self):
         client, scripts = self._scripts
