@@ -312,9 +312,7 @@ def test_a_process_still_counting_in_the_database_numbers_above_views_redis_coun
     live = take_redis_down(settings, counter)
     assert counter.hit("page") == 4
     assert behind.hit("page") == 5
-    settings.REDIS_URL = live
-    counter.breaker.succeeded()  # this process finds Redis again; the other's breaker stays open
-    counter.rejoining_until = 0.0
+    bring_redis_back(settings, counter, live)  # for this process; the other's breaker stays open
     counter._rejoined()
     assert [counter.hit("page") for _ in range(2)] == [6, 7]
     assert not behind.breaker.allow()
