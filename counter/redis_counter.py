@@ -62,7 +62,7 @@ class RedisCounter:
     def hit(self, name):
         self.flusher.ensure_running()
         uncertain = None
-        if self.breaker.allow() and self._ready_to_count_in_redis(name):
+        if self.breaker.allow() and (self._rejoining() or self._merge_outage_views_first(name)):
             hit = uuid.uuid4()
             try:
                 shown, place = self._hit_in_redis(name, hit)
@@ -145,27 +145,21 @@ class RedisCounter:
     def _rejoining(self):
         return time.monotonic() < self.rejoining_until
 
-    def _ready_to_count_in_redis(self, name):
-        """Whether Redis can be tried for this view, after the work that must come first: while
-        views are numbered in the database too, a flush round since the return; otherwise, the
-        merge of this process's outage views (see _merge_outage_views_first)."""
-        if not self._rejoining():
-            return self._merge_outage_views_first(name)
+    def _settled_since_return(self):
+        """Before the first view numbered in the database after the return, a flush round: it
+        settles the hits in doubt that Redis did count. Until then they are in an outage row and
+        in Redis's seq at once, so numbers taken from the database would be too high by them, and
+        fall back once they are settled."""
         if self.round_started_at >= self.rejoined_at:
-            return True
-        # The round settles the hits in doubt that Redis did count: until then they are in an
-        # outage row and in Redis's seq at once, so numbers taken from the database would be too
-        # high by them, and fall back once they are settled.
+            return
         with self._round_lock:
-            if self.round_started_at >= self.rejoined_at:
-                return True
-            answered, _ = self._round_before_counting("could not flush before numbering views in the database")
-            return answered
+            if self.round_started_at < self.rejoined_at:
+                self._round_before_counting()
 
-    def _round_before_counting(self, failure):
-        """A flush round run by a request before it counts in Redis, waiting up to LOCK_SECONDS for
-        the lock. Returns whether Redis answered, and the round's result (None if it did not finish;
-        ``failure`` says why in the log if the database failed)."""
+    def _round_before_counting(self):
+        """A flush round run by a request, waiting up to LOCK_SECONDS for the lock. Returns False if
+        Redis is unreachable, else the round's result (None if the lock stayed busy); database
+        errors are the caller's."""
         started = time.monotonic()
         try:
             client, scripts = self.client()
@@ -173,12 +167,9 @@ class RedisCounter:
         except redis.RedisError as error:
             self.breaker.failed()
             log.warning("Redis unreachable, counting in the database: %s", error)
-            return False, None
-        except DatabaseError as error:
-            log.warning("%s: %s", failure, error)
-            return True, None
+            return False
         self._round_done(started, result)
-        return True, result
+        return result
 
     def restore_after_loss(self, client, scripts):
         """If Redis lost its data since this process last looked, restore every counter's views this
@@ -207,15 +198,15 @@ class RedisCounter:
         """
         if name not in self.unmerged_outage:
             return True
-        failure = "could not merge the outage views before counting in Redis"
-        answered, result = self._round_before_counting(failure)
-        if result is not None:
-            try:
-                if not UncertainHit.objects.filter(name=name).exists():
-                    self.unmerged_outage.discard(name)
-            except DatabaseError as error:
-                log.warning("%s: %s", failure, error)
-        return answered
+        try:
+            result = self._round_before_counting()
+            if result is False:
+                return False
+            if result is not None and not UncertainHit.objects.filter(name=name).exists():
+                self.unmerged_outage.discard(name)
+        except DatabaseError as error:
+            log.warning("could not merge the outage views before counting in Redis: %s", error)
+        return True
 
     def client(self):
         client, scripts = self._scripts
@@ -312,14 +303,17 @@ class RedisCounter:
         of view follow the order they were counted in, and agree with Redis's own once the outage
         views are merged. A view placed at or below a number this process showed from the
         database (which may lead the count by views in doubt) or before Redis lost views, gets the
-        next number above it. If the database cannot answer, Redis's number is shown as it is
-        after an outage (see _shown_from_redis)."""
+        next number above it. If the database cannot answer, the window ends: Redis's numbers are
+        shown as they are after an outage (see _shown_from_redis), and the page does not wait on
+        the database again."""
         try:
+            self._settled_since_return()
             with transaction.atomic():
                 counted = counted_total(name, place, lock=True, at_place=True)
                 in_doubt = UncertainHit.objects.filter(name=name).exists()
         except DatabaseError as error:
-            log.warning("could not number the view in the database after Redis returned: %s", error)
+            self.rejoining_until = 0.0
+            log.warning("could not number the view in the database, numbering from Redis alone: %s", error)
             return self._shown_from_redis(name, number)
         if in_doubt:
             self._number_in_the_database_for_a_while()  # Redis's total lacks such views until settled

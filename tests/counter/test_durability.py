@@ -384,6 +384,29 @@ def test_numbering_in_the_database_after_a_return_waits_for_the_hits_redis_did_c
     assert durable() == 8
 
 
+def test_with_the_database_down_after_a_return_redis_numbers_views_without_waiting_on_it(
+    settings, counter, monkeypatch
+):
+    for _ in range(3):
+        counter.hit("page")
+    counter._rejoined()
+    asked = []
+
+    def database_down(*args, **kwargs):
+        from django.db import OperationalError
+
+        asked.append(True)
+        raise OperationalError("connection refused")
+
+    monkeypatch.setattr(connection, "ensure_connection", database_down)
+    connection.close()
+    assert counter.hit("page") == 4, "Redis's number, the database being down"
+    assert asked and not counter._rejoining(), "the window ends"
+    asked.clear()
+    assert counter.hit("page") == 5
+    assert not asked, "the next view does not wait on the database"
+
+
 def test_a_view_numbered_at_its_place_in_redis_leaves_out_the_views_redis_counted_after_it(counter):
     Counter.objects.create(name="page", views=10, generation=1, flushed_seq=4, seen_seq=9)
     with transaction.atomic():
