@@ -51,6 +51,9 @@ def add_views(name, views):
         )
 
 
+COUNTER_STATE = ("views", "generation", "flushed_seq", "seen_seq")
+
+
 def counted_total(name, seen=None, lock=False, at_place=False):
     """The durable total, plus the views Redis numbered that no batch has brought to the database
     yet, as far as processes saw them: up to ``seen`` (generation, seq: the last view this process
@@ -66,19 +69,37 @@ def counted_total(name, seen=None, lock=False, at_place=False):
     process saw a later view counted, it is in both parts, one too many until the flusher settles
     it (see settle_uncertain_hits).
     """
-    fields = ("views", "generation", "flushed_seq", "seen_seq")
     if lock:
-        counter = Counter.objects.select_for_update().get_or_create(name=name)[0]
-        row = tuple(getattr(counter, field) for field in fields)
+        row = report_seen(name, seen)
     else:
-        row = Counter.objects.filter(name=name).values_list(*fields).first() or (0, 0, 0, 0)
+        row = Counter.objects.filter(name=name).values_list(*COUNTER_STATE).first() or (0, 0, 0, 0)
     flushed, generation, flushed_seq, seen_seq = row
     if seen is not None and seen[0] == generation:
-        if lock and seen[1] > seen_seq:
-            Counter.objects.filter(name=name).update(seen_seq=seen[1])
         seen_seq = seen[1] if at_place else max(seen_seq, seen[1])
+    # A statement of its own, after the lock: one that waited for the row reads what others
+    # committed meanwhile only from its next statement on (PostgreSQL's READ COMMITTED).
     outage = OutageView.objects.filter(name=name).aggregate(views=Sum("views"))["views"] or 0
     return flushed + outage + max(0, seen_seq - flushed_seq)
+
+
+def report_seen(name, seen):
+    """Lock the counter's row (creating it if needed) and record ``seen`` (generation, seq) as how
+    far processes saw Redis count, if it is further into the row's generation. One statement, so
+    that the row is held for as short a time as possible. Returns the row's COUNTER_STATE."""
+    table = connection.ops.quote_name(Counter._meta.db_table)
+    generation, seq = seen if seen is not None else (None, 0)
+    statement = (
+        f"UPDATE {table} SET seen_seq = CASE WHEN generation = %s AND seen_seq < %s THEN %s ELSE seen_seq END "
+        f"WHERE name = %s RETURNING {', '.join(COUNTER_STATE)}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(statement, [generation, seq, seq, name])
+        row = cursor.fetchone()
+        if row is None:
+            Counter.objects.get_or_create(name=name)
+            cursor.execute(statement, [generation, seq, seq, name])
+            row = cursor.fetchone()
+    return tuple(row)
 
 
 def parse_batch(flat):
