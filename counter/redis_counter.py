@@ -310,7 +310,7 @@ class RedisCounter:
             self._settled_since_return()
             with transaction.atomic():
                 counted = counted_total(name, place, lock=True, at_place=True)
-                in_doubt = UncertainHit.objects.filter(name=name).exists()
+            in_doubt = UncertainHit.objects.filter(name=name).exists()  # needs no lock on the row
         except DatabaseError as error:
             self.rejoining_until = 0.0
             log.warning("could not number the view in the database, numbering from Redis alone: %s", error)
