@@ -12,16 +12,22 @@ import uuid
 
 import redis
 from django.conf import settings
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, connection, connections, transaction
 
 from counter import redis_scripts as keys
 from counter.backends import CounterUnavailable
 from counter.breaker import CircuitBreaker
 from counter.flusher import LOCK_SECONDS, FlusherThread, Scripts, counted_total, flush_once, restore, seed
+from counter.forgetting import held_in_full
 from counter.models import OutageView, UncertainHit
 from herokuapp.redis_client import get_redis
 
 log = logging.getLogger(__name__)
+
+# Past this many counter names, a process forgets those the database holds in full (see
+# counter.forgetting), looking at most once every FORGET_EVERY seconds, in a thread of its own.
+NAMES_KEPT = 1_000
+FORGET_EVERY = 60.0
 
 
 def never_connected(error):
@@ -38,7 +44,8 @@ class RedisCounter:
     reach the database, each process restores those it saw counted (see redis_scripts.RESTORE):
     on its next view of that counter, or on its flusher's next round. For a few seconds after this
     process finds Redis again, while others may still be counting in the database, it numbers its
-    Redis views in the database as well (see _shown_after_return).
+    Redis views in the database as well (see _shown_after_return). What it keeps per counter, it
+    forgets once the database holds it in full (see forget_held_in_full).
     """
 
     def __init__(self):
@@ -58,9 +65,12 @@ class RedisCounter:
         self._outage = (None, None)
         self._outage_lock = threading.Lock()
         self._shown_lock = threading.Lock()
+        self._forget_due = 0.0
+        self._forgetting = threading.Lock()
 
     def hit(self, name):
         self.flusher.ensure_running()
+        self._forget_when_due()
         uncertain = None
         if self.breaker.allow() and (self._rejoining() or self._merge_outage_views_first(name)):
             hit = uuid.uuid4()
@@ -83,6 +93,7 @@ class RedisCounter:
         return self._hit_in_database(name, uncertain)
 
     def get(self, name):
+        self._forget_when_due()
         if self.breaker.allow():
             try:
                 shown = get_redis().get(keys.total(name))
@@ -351,8 +362,57 @@ class RedisCounter:
         Redis's own numbers are exact and returned as they are; a count read from the database
         during an outage may lag behind them, and is raised to this floor so it never goes back.
         """
-        floor = self.shown.get(name, 0)
-        if shown > floor:
-            self.shown[name] = shown
-            return shown
-        return floor
+        with self._shown_lock:
+            floor = self.shown.get(name, 0)
+            if shown > floor:
+                self.shown[name] = shown
+                return shown
+            return floor
+
+    def _forget_when_due(self):
+        if len(self.shown) <= NAMES_KEPT and len(self.seen) <= NAMES_KEPT:
+            return
+        now = time.monotonic()
+        if now < self._forget_due or not self._forgetting.acquire(blocking=False):
+            return
+        self._forget_due = now + FORGET_EVERY
+        try:
+            threading.Thread(target=self._forget_in_background, name="counter-forget", daemon=True).start()
+        except RuntimeError:  # no thread can be started now; the next view after FORGET_EVERY tries again
+            self._forgetting.release()
+
+    def _forget_in_background(self):
+        try:
+            self.forget_held_in_full()
+        except DatabaseError as error:
+            log.warning("could not look up which counters the database holds in full: %s", error)
+        finally:
+            connections.close_all()  # this thread's own, which ends here
+            self._forgetting.release()
+
+    def forget_held_in_full(self):
+        """Forget the counters the database holds in full (see counter.forgetting), unless Redis is
+        away or has just returned, when what this process showed and saw is what keeps its
+        numbers from going back. A counter shown or seen again meanwhile is kept. Returns how many
+        were forgotten."""
+        if not self.breaker.is_closed or self._rejoining():
+            return 0
+        with self._shown_lock:
+            state = {
+                name: (self.shown.get(name), self.seen.get(name))
+                for name in self.shown.keys() | self.seen.keys()
+                if name not in self.unmerged_outage and name not in self.ahead
+            }
+        held = held_in_full(state)
+        forgotten = 0
+        with self._shown_lock:
+            if not self.breaker.is_closed or self._rejoining():
+                return 0
+            for name in held:
+                unchanged = (self.shown.get(name), self.seen.get(name)) == state[name]
+                if unchanged and name not in self.unmerged_outage and name not in self.ahead:
+                    self.shown.pop(name, None)
+                    self.seen.pop(name, None)
+                    self.shown_in_outage.pop(name, None)
+                    forgotten += 1
+        return forgotten
