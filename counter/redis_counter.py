@@ -14,6 +14,7 @@ import redis
 from django.conf import settings
 from django.db import DatabaseError, connection, connections, transaction
 
+from counter import hit_ids
 from counter import redis_scripts as keys
 from counter.backends import CounterUnavailable
 from counter.breaker import CircuitBreaker
@@ -73,7 +74,7 @@ class RedisCounter:
         self._forget_when_due()
         uncertain = None
         if self.breaker.allow() and (self._rejoining() or self._merge_outage_views_first(name)):
-            hit = uuid.uuid4()
+            hit = hit_ids.new()
             try:
                 shown, place = self._hit_in_redis(name, hit)
             except redis.RedisError as error:
@@ -230,7 +231,7 @@ class RedisCounter:
     def _hit_in_redis(self, name, hit):
         client, scripts = self.client()
         hit_keys = [keys.total(name), keys.meta(name), keys.DIRTY, keys.RECENT_HITS]
-        hit_args = [name, hit.hex, keys.RECENT_HITS_KEPT]
+        hit_args = [name, hit, keys.RECENT_HITS_KEPT]
         counted = scripts.hit(keys=hit_keys, args=hit_args)
         if counted == -1:
             seed(client, scripts, name)

@@ -12,7 +12,7 @@ import pytest
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
-from counter import flusher
+from counter import flusher, hit_ids
 from counter import redis_scripts as keys
 from counter.backends import CounterUnavailable
 from counter.models import Counter, FlushedBatch, OutageView
@@ -227,13 +227,11 @@ def test_a_batch_written_after_its_generation_ended_is_restored_not_added_twice(
 
 
 def test_a_view_of_uncertain_standing_when_redis_lost_everything_counts_once(counter):
-    import uuid
-
     from counter.models import UncertainHit
 
     for _ in range(3):
         counter.hit("page")
-    hit = uuid.uuid4()
+    hit = hit_ids.new()
     counter._hit_in_redis("page", hit)  # Redis counts view 4, but the reply is lost...
     counter._hit_in_database("page", uncertain=hit)  # ...so the app counts it in the database too
     get_redis().flushdb()  # and Redis loses everything, its list of recent hits included
@@ -372,11 +370,9 @@ def test_a_row_that_catches_up_with_a_new_generation_forgets_what_was_seen_of_th
 
 
 def test_numbering_in_the_database_after_a_return_waits_for_the_hits_redis_did_count_to_be_settled(counter):
-    import uuid
-
     for _ in range(5):
         counter.hit("page")
-    hit = uuid.uuid4()
+    hit = hit_ids.new()
     counter._hit_in_redis("page", hit)  # Redis counts view 6 as it stalls; the reply never comes
     counter._hit_in_database("page", uncertain=hit)  # so the view is counted in an outage row too
     returning = RedisCounter()
@@ -534,13 +530,11 @@ def test_flush_counters_command_has_nothing_to_do_without_redis(database_counter
 
 def test_a_view_whose_redis_reply_was_lost_counts_once_when_redis_did_count_it(settings, counter):
     """Redis ran the script but the reply never came (a paused server, a dropped connection)."""
-    import uuid
-
     from counter.models import UncertainHit
 
     for _ in range(5):
         counter.hit("page")
-    hit = uuid.uuid4()
+    hit = hit_ids.new()
     counter._hit_in_redis("page", hit)  # Redis counts view 6...
     counter._hit_in_database("page", uncertain=hit)  # ...and the app, hearing nothing, counts it again
     assert counter.flush() == (6, 0), "Redis knows the hit: settled at once, nothing left to merge"
@@ -552,11 +546,9 @@ def test_a_view_whose_redis_reply_was_lost_counts_once_when_redis_did_count_it(s
 
 def test_an_uncertain_hit_judged_by_two_flushers_at_once_is_taken_out_once(counter):
     """A flusher whose lock expired while it waited on the database, and the next lock holder."""
-    import uuid
-
     for _ in range(5):
         counter.hit("page")
-    hit = uuid.uuid4()
+    hit = hit_ids.new()
     counter._hit_in_redis("page", hit)  # Redis counts view 6, but the reply is lost
     counter._hit_in_database("page", uncertain=hit)
     client, _ = counter.client()
@@ -570,14 +562,12 @@ def test_an_uncertain_hit_judged_by_two_flushers_at_once_is_taken_out_once(count
 
 
 def test_a_view_whose_redis_call_never_ran_is_kept_in_the_outage_row(settings, counter):
-    import uuid
-
     from counter.models import UncertainHit
 
     for _ in range(5):
         counter.hit("page")
     counter.flush()
-    counter._hit_in_database("page", uncertain=uuid.uuid4())  # timed out; Redis never saw it
+    counter._hit_in_database("page", uncertain=hit_ids.new())  # timed out; Redis never saw it
     assert counter.flush() == (0, 0), "the call may still reach a stalled Redis: the view waits"
     assert UncertainHit.objects.exists()
     UncertainHit.objects.update(created="2000-01-01T00:00:00Z")
@@ -588,14 +578,12 @@ def test_a_view_whose_redis_call_never_ran_is_kept_in_the_outage_row(settings, c
 
 
 def test_the_other_views_of_an_outage_row_merge_while_one_hit_is_in_doubt(settings, counter):
-    import uuid
-
     from counter.models import UncertainHit
 
     for _ in range(5):
         counter.hit("page")
     counter.flush()
-    counter._hit_in_database("page", uncertain=uuid.uuid4())  # timed out; Redis never saw it
+    counter._hit_in_database("page", uncertain=hit_ids.new())  # timed out; Redis never saw it
     live = take_redis_down(settings, counter)
     for _ in range(3):
         counter.hit("page")  # the same outage row
