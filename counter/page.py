@@ -64,6 +64,7 @@ class CounterPage:
         self.prototypes = {}
         self.known_hosts = {}
         self.lock = threading.Lock()
+        self.expires = (None, "")
 
     def __call__(self, environ, start_response):
         if environ.get("PATH_INFO") != "/" or environ.get("REQUEST_METHOD") != "GET" or not self.plain(environ):
@@ -87,11 +88,21 @@ class CounterPage:
         body = b"".join((prototype.before, f"{views:,}".encode(), prototype.after))
         start_response(prototype.status, [
             *prototype.headers,
-            ("Expires", http_date(time.time())),
+            ("Expires", self.expires_now()),
             ("Content-Length", str(len(body))),
             ("X-Request-Id", request_id),
         ])
         return [body]
+
+    def expires_now(self):
+        """The Expires header of a response sent now, as Django's cache headers set it: the current
+        second, formatted once per second."""
+        second = int(time.time())
+        formatted_for, expires = self.expires
+        if formatted_for != second:
+            expires = http_date(second)
+            self.expires = (second, expires)
+        return expires
 
     def plain(self, environ):
         """Whether Django would accept this request's Host and see it as HTTPS (decided once per pair)."""

@@ -79,6 +79,16 @@ def test_answers_as_djangos_whole_stack_does_but_for_the_count(app, backend):
     assert dict(fast_headers)["Content-Length"] == str(len(fast_body))
 
 
+def test_expires_is_the_second_the_response_is_sent(app, backend, monkeypatch):
+    clock = [1_800_000_000.25]
+    monkeypatch.setattr("counter.page.time.time", lambda: clock[0])
+    assert dict(call(app)[1])["Expires"] == "Fri, 15 Jan 2027 08:00:00 GMT"
+    clock[0] += 0.5
+    assert dict(call(app)[1])["Expires"] == "Fri, 15 Jan 2027 08:00:00 GMT"
+    clock[0] += 0.5
+    assert dict(call(app)[1])["Expires"] == "Fri, 15 Jan 2027 08:00:01 GMT"
+
+
 def test_each_view_is_counted_once_without_passing_through_django(app, backend, django_requests):
     shown = [call(app)[2] for _ in range(4)]
     for number, body in enumerate(shown, start=1):
