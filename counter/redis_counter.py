@@ -387,6 +387,8 @@ class RedisCounter:
             self.forget_held_in_full()
         except DatabaseError as error:
             log.warning("could not look up which counters the database holds in full: %s", error)
+        except Exception:
+            log.exception("could not forget the counters the database holds in full")
         finally:
             connections.close_all()  # this thread's own, which ends here
             self._forgetting.release()

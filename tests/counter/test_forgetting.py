@@ -185,3 +185,18 @@ def test_a_database_that_fails_the_look_up_is_logged_and_the_next_look_can_run(c
     counter.hit("d")
     assert finished_looking(counter)
     assert kept(counter) == {"d"}
+
+
+def test_an_unexpected_error_while_forgetting_is_logged_and_the_next_look_can_run(counter, monkeypatch, caplog):
+    monkeypatch.setattr(redis_counter, "NAMES_KEPT", 1)
+
+    def broken(state):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(redis_counter, "held_in_full", broken)
+    for name in "abc":
+        counter.hit(name)
+    assert finished_looking(counter)
+    assert [record.getMessage() for record in caplog.records if record.levelname == "ERROR"] == [
+        "could not forget the counters the database holds in full"
+    ]
