@@ -251,6 +251,13 @@ def cpu_delta_ms(before, after):
     return sum(after[pid] - before.get(pid, 0) for pid in after) * 1000 / CLOCK_TICKS
 
 
+def busiest_worker_share(before, after, master):
+    """The share of the workers' CPU during the load that the busiest one used: near 1/N when the
+    connections were spread over N workers, 1.0 when one worker took them all. None with one worker."""
+    used = [after[pid] - before.get(pid, 0) for pid in after if pid != master]
+    return max(used) / sum(used) if len(used) > 1 and sum(used) else None
+
+
 def memory(pids):
     """RSS and PSS in MiB per process, from /proc/<pid>/smaps_rollup."""
     result = {}
@@ -458,6 +465,7 @@ def measure(target, concurrency, services, secret_key, workdir, args, static_pat
         "log_problems": len(log_problems(logged)),
         "log_problem_sample": log_problems(logged)[:3],
         "server_cpu_ms_per_request": per_request(cpu_delta_ms(cpu_before, cpu_after)),
+        "busiest_worker_cpu_share": busiest_worker_share(cpu_before, cpu_after, server.process.pid),
         "postgres_cpu_ms_per_request": per_request(cpu_delta_ms(pg_before, pg_after)) if backends or pg_before else 0.0,
         "redis_server_cpu_ms_per_request": per_request((redis_after - redis_before) * 1000),
         "client_cpu_ms_per_request": per_request(load["client_cpu_ms"]),
@@ -787,10 +795,12 @@ def main(argv):
                     run["round"] = round_number
                     runs.append(run)
                     problems = f", {run['log_problems']} warning/error log lines" if run["log_problems"] else ""
+                    share = run["busiest_worker_cpu_share"]
+                    spread = f"  busiest worker {share:.0%} of CPU" if share is not None else ""
                     log(f"  WEB_CONCURRENCY={concurrency} round {round_number}/{args.rounds} {target[0]:<9} "
                         f"boot {run['boot_s']:.2f} s  {run['rps']:7.0f} req/s  p99 {run['latency_ms']['p99']:6.1f} ms  "
                         f"non-2xx {run['non_2xx']}  socket errors {run['socket_errors']}  "
-                        f"cpu {fmt(run['server_cpu_ms_per_request'], '.2f')} ms/req  RSS {run['rss_mib']:.0f} MiB{problems}")
+                        f"cpu {fmt(run['server_cpu_ms_per_request'], '.2f')} ms/req  RSS {run['rss_mib']:.0f} MiB{spread}{problems}")
     except KeyboardInterrupt:
         log("bench: interrupted; servers stopped, cleaning up")
         return 130

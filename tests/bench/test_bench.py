@@ -93,6 +93,14 @@ def test_the_table_lists_every_problem_a_target_had():
     assert "WEB_CONCURRENCY=2 redis: 3 non-2xx responses, 1 warning/error log lines, 10 requests not counted" in text
 
 
+def test_the_busiest_workers_share_tells_whether_the_load_was_spread_over_the_workers():
+    master, first, second = 10, 11, 12
+    before = {master: 5, first: 100, second: 100}
+    assert bench.busiest_worker_share(before, {master: 6, first: 160, second: 140}, master) == 0.6
+    assert bench.busiest_worker_share(before, {master: 6, first: 300, second: 100}, master) == 1.0, "one worker took every connection"
+    assert bench.busiest_worker_share({master: 5, first: 100}, {master: 6, first: 300}, master) is None
+
+
 def test_statuses_and_problems_are_read_from_the_apps_own_log_lines():
     log = "\n".join([
         'method=GET path="/" status=200 duration=1ms queue=0 request_id=a client=x fwd="y" bytes=900 user_agent="wrk"',
@@ -146,6 +154,7 @@ def test_one_round_of_the_page_and_the_yardstick_runs_end_to_end(tmp_path):
     requests, counted = runs["redis"]["requests"], runs["redis"]["counted"]
     assert 0 < requests <= counted <= requests + 16, "every view wrk saw answered, and those still in flight at the end"
     assert runs["redis"]["processes"] == 2, "the master and its one worker"
+    assert runs["redis"]["busiest_worker_cpu_share"] is None
     assert {c["criterion"] for c in results["criteria"]} == {"redis_rps", "postgres_rps", "redis_p99", "boot"}
     assert str(ROOT) not in output.read_text(), "no path of this machine in what gets committed"
     assert ElementTree.parse(chart).getroot().tag == "{http://www.w3.org/2000/svg}svg"
