@@ -231,7 +231,7 @@ class RedisCounter:
     def _hit_in_redis(self, name, hit):
         client, scripts = self.client()
         hit_keys = [keys.total(name), keys.meta(name), keys.DIRTY, keys.RECENT_HITS]
-        hit_args = [name, hit, keys.RECENT_HITS_KEPT]
+        hit_args = [name, hit, keys.RECENT_HITS_KEPT, keys.RECENT_HITS_KEPT + keys.RECENT_HITS_SLACK]
         counted = scripts.hit(keys=hit_keys, args=hit_args)
         if counted == -1:
             seed(client, scripts, name)

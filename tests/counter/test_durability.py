@@ -604,3 +604,19 @@ def test_a_refused_connection_is_certain_not_to_have_counted(settings, counter):
     counter.hit("page")
     bring_redis_back(settings, counter, live)
     assert not UncertainHit.objects.exists()
+
+
+def test_redis_keeps_the_newest_hits_and_cuts_the_list_back_only_past_its_slack(counter, monkeypatch):
+    """Settling a hit in doubt looks for its id among the recent hits: the newest RECENT_HITS_KEPT
+    are always there, and the list grows by at most RECENT_HITS_SLACK before it is cut back."""
+    monkeypatch.setattr(keys, "RECENT_HITS_KEPT", 5)
+    monkeypatch.setattr(keys, "RECENT_HITS_SLACK", 3)
+    ids = []
+    lengths = []
+    for _ in range(13):
+        ids.append(hit_ids.new())
+        counter._hit_in_redis("page", ids[-1])
+        lengths.append(get_redis().llen(keys.RECENT_HITS))
+    assert lengths == [1, 2, 3, 4, 5, 6, 7, 8, 5, 6, 7, 8, 5]
+    assert get_redis().lrange(keys.RECENT_HITS, 0, -1) == [hit.encode() for hit in reversed(ids[-5:])]
+    assert redis_total() == 13
