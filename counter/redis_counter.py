@@ -56,7 +56,7 @@ class RedisCounter:
         self.shown_in_outage = {}  # the highest number shown for a view counted in the database
         self.seen = {}  # name: (generation, seq) of the last view this process saw counted in Redis
         self.epoch = None
-        self.unmerged_outage = set()
+        self.unmerged_outage = {}  # name: when this process last counted a view of it in the database
         self.ahead = set()  # names whose numbers here may lead Redis's, after it lost views
         self.rejoining_until = 0.0
         self.rejoined_at = 0.0
@@ -123,11 +123,36 @@ class RedisCounter:
             raise
         self.breaker.succeeded()
         self._round_done(started, result)
+        if result is not None:
+            self._outage_views_merged(started)
         return result
 
     def _round_done(self, started, result):
         if result is not None:
             self.round_started_at = max(self.round_started_at, started)
+
+    def _outage_views_merged(self, round_started):
+        """Stop counting as unmerged the counters whose outage views this process committed before
+        a flush round it ran began, none of them in doubt: that round merged them into Redis, as
+        the round a counter's next view runs first would (see _merge_outage_views_first). Otherwise
+        a counter not viewed again after an outage would stay unmerged, and never be forgotten.
+        Not in the while after Redis returns: numbers shown then may lead Redis's own, and being
+        unmerged is what keeps this process's next ones above them once it ends."""
+        if self._rejoining():
+            return
+        with self._shown_lock:
+            names = [name for name, counted_at in self.unmerged_outage.items() if counted_at < round_started]
+        if not names:
+            return
+        try:
+            in_doubt = set(UncertainHit.objects.values_list("name", flat=True))  # only the unsettled: a few
+        except DatabaseError as error:
+            log.warning("could not look up the views in doubt, the next round tries again: %s", error)
+            return
+        with self._shown_lock:
+            for name in names:
+                if name not in in_doubt and self.unmerged_outage.get(name, round_started) < round_started:
+                    del self.unmerged_outage[name]
 
     def _answers_again(self):
         """While the breaker keeps views off Redis, the flusher thread probes it each round, so
@@ -215,7 +240,7 @@ class RedisCounter:
             if result is False:
                 return False
             if result is not None and not UncertainHit.objects.filter(name=name).exists():
-                self.unmerged_outage.discard(name)
+                self.unmerged_outage.pop(name, None)
         except DatabaseError as error:
             log.warning("could not merge the outage views before counting in Redis: %s", error)
         return True
@@ -280,9 +305,12 @@ class RedisCounter:
                     )
                 if uncertain:
                     UncertainHit.objects.create(hit=uncertain, outage=outage, name=name)
-                return self._shown_from_database(name, counted_total(name, seen, lock=True))
+                shown = self._shown_from_database(name, counted_total(name, seen, lock=True))
         except DatabaseError as error:
             raise CounterUnavailable("neither Redis nor the database is reachable") from error
+        with self._shown_lock:
+            self.unmerged_outage[name] = time.monotonic()  # committed: a round begun from now on merges it
+        return shown
 
     def _outage_id(self):
         """This process's outage rows change every hour, so that old rows can be compacted safely."""
@@ -304,7 +332,6 @@ class RedisCounter:
             shown = max(counted, self.shown.get(name, 0) + 1)
             self.shown[name] = shown
             self.shown_in_outage[name] = shown
-        self.unmerged_outage.add(name)
         return shown
 
     def _shown_after_return(self, name, number, place):
@@ -350,7 +377,7 @@ class RedisCounter:
         with self._shown_lock:
             highest = self.shown.get(name, 0)
             if number > highest:
-                self.unmerged_outage.discard(name)
+                self.unmerged_outage.pop(name, None)
                 self.ahead.discard(name)
             else:
                 number = highest + 1

@@ -8,9 +8,9 @@ import uuid
 import pytest
 from django.db import DatabaseError
 
-from counter import redis_counter
+from counter import hit_ids, redis_counter
 from counter.forgetting import held_in_full
-from counter.models import OutageView
+from counter.models import OutageView, UncertainHit
 from counter.redis_counter import RedisCounter
 from herokuapp.redis_client import get_redis
 
@@ -197,3 +197,57 @@ def test_a_look_up_that_fails_is_logged_and_the_next_look_can_run(counter, monke
     counter.hit("d")
     assert finished_looking(counter)
     assert kept(counter) == {"d"}
+
+
+def count_during_an_outage(settings, counter, name):
+    """Count one view of ``name`` in the database, as while Redis is away, then let Redis answer."""
+    live = settings.REDIS_URL
+    settings.REDIS_URL = DEAD_REDIS
+    counter.hit(name)
+    settings.REDIS_URL = live
+
+
+def test_a_counter_counted_in_an_outage_and_not_viewed_since_is_forgotten_once_a_round_merged_it(settings, counter):
+    counter.hit("page")
+    counter.flush()
+    count_during_an_outage(settings, counter, "page")
+    counter.flush()  # the round that finds Redis back merges the outage view; nobody views the page again
+    assert "page" in counter.unmerged_outage, "until the while after the return is over"
+    counter.rejoining_until = 0.0
+    counter.flush()
+    assert "page" not in counter.unmerged_outage
+    assert counter.forget_held_in_full() == 1
+    assert counter.hit("page") == 3
+
+
+def test_an_outage_view_committed_after_the_round_began_waits_for_the_next_round(settings, counter, monkeypatch):
+    counter.hit("page")
+    counter.flush()
+    flush_once = redis_counter.flush_once
+
+    def a_view_counted_in_the_database_as_the_round_ends(*args, **kwargs):
+        result = flush_once(*args, **kwargs)
+        count_during_an_outage(settings, counter, "page")
+        return result
+
+    monkeypatch.setattr(redis_counter, "flush_once", a_view_counted_in_the_database_as_the_round_ends)
+    counter.flush()
+    assert "page" in counter.unmerged_outage, "this round did not merge that view"
+    monkeypatch.setattr(redis_counter, "flush_once", flush_once)
+    counter.rejoining_until = 0.0
+    counter.flush()
+    assert "page" not in counter.unmerged_outage
+    assert counter.hit("page") == 3
+
+
+def test_a_counter_with_an_outage_view_in_doubt_stays_unmerged_until_it_is_settled(counter):
+    counter.hit("page")
+    counter.flush()
+    counter._hit_in_database("page", uncertain=hit_ids.new())  # Redis may yet count it
+    counter.flush()
+    assert "page" in counter.unmerged_outage
+    UncertainHit.objects.update(created="2000-01-01T00:00:00Z")
+    counter.flush()  # settled: Redis never counted it, so it stays in its outage row and merges
+    assert "page" not in counter.unmerged_outage
+    assert counter.hit("page") == 3
+
