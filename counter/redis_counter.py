@@ -123,21 +123,22 @@ class RedisCounter:
             raise
         self.breaker.succeeded()
         self._round_done(started, result)
-        if result is not None:
-            self._outage_views_merged(started)
         return result
 
     def _round_done(self, started, result):
+        """Record a flush round this process ran (the flusher's, or one a view ran first)."""
         if result is not None:
             self.round_started_at = max(self.round_started_at, started)
+            self._outage_views_merged(started)
 
     def _outage_views_merged(self, round_started):
         """Stop counting as unmerged the counters whose outage views this process committed before
-        a flush round it ran began, none of them in doubt: that round merged them into Redis, as
-        the round a counter's next view runs first would (see _merge_outage_views_first). Otherwise
-        a counter not viewed again after an outage would stay unmerged, and never be forgotten.
-        Not in the while after Redis returns: numbers shown then may lead Redis's own, and being
-        unmerged is what keeps this process's next ones above them once it ends."""
+        a flush round it ran began, none of them in doubt: that round merged them into Redis. The
+        flusher's rounds do it too, not only the round a counter's next view runs first (see
+        _merge_outage_views_first), so that a counter not viewed again after an outage does not
+        stay unmerged, never to be forgotten. Not in the while after Redis returns: numbers shown
+        then may lead Redis's own, and being unmerged is what keeps this process's next ones
+        above them once it ends."""
         if self._rejoining():
             return
         with self._shown_lock:
@@ -236,11 +237,8 @@ class RedisCounter:
         if name not in self.unmerged_outage:
             return True
         try:
-            result = self._round_before_counting()
-            if result is False:
+            if self._round_before_counting() is False:
                 return False
-            if result is not None and not UncertainHit.objects.filter(name=name).exists():
-                self.unmerged_outage.pop(name, None)
         except DatabaseError as error:
             log.warning("could not merge the outage views before counting in Redis: %s", error)
         return True
