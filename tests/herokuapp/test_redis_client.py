@@ -18,7 +18,7 @@ import redis
 
 from counter import redis_scripts as keys
 from counter.redis_counter import RedisCounter
-from herokuapp.redis_client import get_redis
+from herokuapp.redis_client import get_redis, registered_script
 from tests.dyno import ROOT, dyno_environment
 from tests.redis_tls import redis_tls, redis_tls_server  # noqa: F401 (fixtures)
 
@@ -136,6 +136,61 @@ def test_a_server_that_never_answers_fails_a_command_quickly(settings, silent_se
     assert time.monotonic() - started < 1.5
 
 
+# --- scripts --------------------------------------------------------------------------------------
+
+ADD = "return redis.call('INCRBY', KEYS[1], ARGV[1])"
+# Holds Redis for 0.8 s, longer than the read timeout, then answers.
+SLOW = """
+local started = redis.call('TIME')
+repeat
+  local now = redis.call('TIME')
+until (now[1] - started[1]) * 1000000 + (now[2] - started[2]) > 800000
+return 'late'
+"""
+
+
+def test_a_script_is_sent_by_its_sha_and_again_in_full_once_redis_forgot_it(settings, redis_url):
+    client = use_redis(settings, redis_url)
+    add = registered_script(client, ADD)
+    assert registered_script(client, ADD) is add, "registered once per client"
+    assert add(keys=[KEY], args=[2]) == 2
+    assert client.script_exists(add.sha) == [True]
+    client.script_flush()  # as after a restart
+    assert add(keys=[KEY], args=[3]) == 5
+    assert client.script_exists(add.sha) == [True]
+
+
+def test_a_script_returns_what_redis_py_s_own_script_object_returns(settings, redis_url):
+    client = use_redis(settings, redis_url)
+    listing = "redis.call('RPUSH', KEYS[1], ARGV[1], ARGV[2]); return {redis.call('LLEN', KEYS[1]), ARGV[1], -1}"
+    ours = registered_script(client, listing)(keys=[KEY], args=["a", 7])
+    theirs = client.register_script(listing)(keys=[KEY], args=["a", 7])
+    assert ours == [2, b"a", -1]
+    assert theirs == [4, b"a", -1]
+
+
+def test_a_script_call_that_times_out_leaves_no_late_reply_for_the_next_call(settings, redis_url):
+    """The timed-out call's connection is dropped, not handed to the next call with the slow
+    script's reply still on its way: that call would read 'late' as its own answer."""
+    client = use_redis(settings, redis_url)
+    connection_id = client.client_id()
+    started = time.monotonic()
+    with pytest.raises(redis.TimeoutError):
+        registered_script(client, SLOW)()
+    assert time.monotonic() - started < 0.8
+    assert registered_script(client, ADD)(keys=[KEY], args=[1]) == 1
+    assert client.client_id() != connection_id, "the pool connected afresh"
+
+
+def test_a_script_error_raised_by_redis_leaves_the_connection_usable(settings, redis_url):
+    client = use_redis(settings, redis_url)
+    connection_id = client.client_id()
+    with pytest.raises(redis.ResponseError, match="boom"):
+        registered_script(client, "return redis.error_reply('boom')")()
+    assert registered_script(client, ADD)(keys=[KEY], args=[4]) == 4
+    assert client.client_id() == connection_id
+
+
 # --- one client per process, made lazily ---------------------------------------------------------
 
 
@@ -156,7 +211,7 @@ def test_changing_a_redis_setting_makes_a_new_client(settings):
 WSGI_IMPORT = """
 import sys
 import herokuapp.wsgi
-from herokuapp.redis_client import get_redis
+from herokuapp.redis_client import get_redis, registered_script
 print(get_redis.cache_info().currsize, flush=True)
 sys.stdin.readline()
 print(get_redis().ping(), flush=True)
