@@ -1,14 +1,43 @@
 from django.contrib import admin
 
 from counter import named
-from counter.backends import CounterUnavailable
+from counter.backends import CounterUnavailable, get_counter
 from counter.models import Counter, NamedCounter, PageImage
+
+
+def figure(read):
+    """A count read for display, or "-" if no store can answer now."""
+    try:
+        return f"{read():,}"
+    except (CounterUnavailable, named.UnknownCounter):
+        return "-"
 
 
 @admin.register(Counter)
 class CounterAdmin(admin.ModelAdmin):
-    list_display = ["name", "views"]
+    """Every count the app keeps (the page's, each named counter's and their days'), as the
+    counting backend reads it: with Redis, the row lags by the views not flushed yet. Read-only: a count
+    changes by views alone, and the row's other fields are the flusher's bookkeeping (see
+    counter.flusher), which an edit or a deletion by hand would turn into views counted twice or
+    lost."""
+
+    list_display = ["name", "count"]
     search_fields = ["name"]
+    fields = ["name", "count"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="views")
+    def count(self, row):
+        return figure(lambda: get_counter().get(row.name))
 
 
 @admin.register(NamedCounter)
@@ -26,22 +55,15 @@ class NamedCounterAdmin(admin.ModelAdmin):
 
     @admin.display(description="total")
     def total(self, row):
-        return self._figure(lambda: named.registry.get(row.name))
+        return figure(lambda: named.registry.get(row.name))
 
     @admin.display(description="views today")
     def views_today(self, row):
-        return self._figure(lambda: named.registry.today(row.name)["views"])
+        return figure(lambda: named.registry.today(row.name)["views"])
 
     @admin.display(description="visitors today")
     def visitors_today(self, row):
-        return self._figure(lambda: named.registry.today(row.name)["visitors"])
-
-    @staticmethod
-    def _figure(read):
-        try:
-            return f"{read():,}"
-        except (CounterUnavailable, named.UnknownCounter):
-            return "-"
+        return figure(lambda: named.registry.today(row.name)["visitors"])
 
 
 @admin.register(PageImage)

@@ -1,11 +1,14 @@
-"""The admin's list of named counters (counter.admin): totals and today's figures, searchable,
-and no way to create a counter that would have no admin token."""
+"""The admin's lists of counts (counter.admin). Named counters: totals and today's figures,
+searchable, and no way to create a counter that would have no admin token. Every count the app
+keeps: as the counting backend reads it, and read-only."""
 
 import pytest
 from django.contrib.admin.utils import quote
 from django.urls import reverse
 
 from counter import named
+from counter.backends import get_counter
+from counter.models import Counter
 from tests.herokuapp.test_security import login_to_admin
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("backend")]
@@ -47,3 +50,35 @@ def test_the_admin_cannot_add_a_counter_without_its_token(owner):
     assert change.status_code == 200
     assert "blog.example/home" in change.content.decode()
     assert "token_hash" not in change.content.decode()
+
+
+COUNTS_URL = "/admin/counter/counter/"
+
+
+def count_views(name, views, flushed):
+    """Count views of ``name``; with Redis, the first ``flushed`` of them reach the database's row."""
+    counter = get_counter()
+    for view in range(views):
+        if view == flushed and hasattr(counter, "flush"):
+            counter.flush()
+        counter.hit(name)
+
+
+def test_each_count_is_listed_as_the_backend_reads_it_unflushed_views_included(owner):
+    count_views("index", 5, flushed=3)
+    page = owner.get(COUNTS_URL, **HTTPS).content.decode()
+    row = page[page.index(">index<"):]
+    assert ">5<" in row[:row.index("</tr>")]
+
+
+def test_counts_can_be_read_but_not_added_changed_or_deleted(owner):
+    count_views("index", 2, flushed=1)
+    change_url = reverse("admin:counter_counter_change", args=["index"])
+    change = owner.get(change_url, **HTTPS)
+    assert change.status_code == 200
+    assert 'name="views"' not in change.content.decode() and ">2<" in change.content.decode()
+    assert owner.post(change_url, {"name": "index", "views": "0"}, **HTTPS).status_code == 403
+    assert owner.post(reverse("admin:counter_counter_delete", args=["index"]), {"post": "yes"}, **HTTPS).status_code == 403
+    assert owner.get(COUNTS_URL + "add/", **HTTPS).status_code == 403
+    assert Counter.objects.filter(name="index").exists()
+    assert get_counter().get("index") == 2
