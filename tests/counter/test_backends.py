@@ -1,10 +1,14 @@
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from django.db import close_old_connections, connection, connections
+from django.db import close_old_connections, connection, connections, transaction
+from django.db.models import F
+from django.test.utils import CaptureQueriesContext
 
-from counter.backends import DatabaseCounter, get_counter
+from counter.backends import CounterUnavailable, DatabaseCounter, get_counter
+from counter.models import Counter
 from counter.redis_counter import RedisCounter
 
 # Transactional: the concurrency test's threads must see each other's commits.
@@ -135,3 +139,62 @@ def end_this_session():
         raise AssertionError("the backend outlived pg_terminate_backend")
     finally:
         other.close()
+
+
+through_libpq = pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="only on PostgreSQL is the upsert sent through libpq: bin/test's second pass runs this",
+)
+
+
+@through_libpq
+def test_an_upsert_the_server_cancels_is_counter_unavailable_and_the_next_view_counts():
+    """The statement fails on the server (here a lock it waited for past its statement timeout):
+    the view is refused as Django's error, the connection is marked for the request's end to
+    check, and the next view counts on it."""
+    counter = DatabaseCounter()
+    counter.hit("page")
+    locked, release = threading.Event(), threading.Event()
+
+    def hold_the_row():
+        try:
+            with transaction.atomic():
+                Counter.objects.filter(name="page").update(views=F("views"))
+                locked.set()
+                release.wait(10)
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=hold_the_row)
+    holder.start()
+    try:
+        assert locked.wait(10)
+        with connection.cursor() as cursor:
+            cursor.execute("SET statement_timeout = 50")
+        with pytest.raises(CounterUnavailable) as refused:
+            counter.hit("page")
+        assert "statement timeout" in str(refused.value.__cause__)
+        assert connection.errors_occurred, "the request's end checks the connection before reuse"
+    finally:
+        release.set()
+        holder.join(10)
+    with connection.cursor() as cursor:
+        cursor.execute("SET statement_timeout = 0")
+    assert counter.hit("page") == 2
+    assert counter.get("page") == 2
+
+
+@through_libpq
+def test_inside_a_transaction_the_view_is_counted_by_django_s_cursor_and_goes_with_it():
+    """Outside a transaction the upsert bypasses Django's cursor (and its query log); inside one,
+    Django's cursor sends it, so that Django's checks of a broken transaction apply."""
+    counter = DatabaseCounter()
+    with CaptureQueriesContext(connection) as outside:
+        counter.hit("page")
+    assert outside.captured_queries == []
+    with pytest.raises(RuntimeError), transaction.atomic():
+        with CaptureQueriesContext(connection) as inside:
+            assert counter.hit("page") == 2
+        assert [query["sql"].split()[0] for query in inside.captured_queries] == ["INSERT"]
+        raise RuntimeError("the caller's transaction rolls back")
+    assert counter.get("page") == 1, "the view went with it"
