@@ -16,8 +16,8 @@ def figure(read):
 @admin.register(Counter)
 class CounterAdmin(admin.ModelAdmin):
     """Every count the app keeps (the page's, each named counter's and their days'), as the
-    counting backend reads it: with Redis, the row lags by the views not flushed yet. Read-only: a count
-    changes by views alone, and the row's other fields are the flusher's bookkeeping (see
+    counting backend reads it: with Redis, the row lags by the views not flushed yet. Read-only:
+    a count changes by views alone, and the row's other fields are the flusher's bookkeeping (see
     counter.flusher), which an edit or a deletion by hand would turn into views counted twice or
     lost."""
 

@@ -27,7 +27,6 @@ class CounterUnavailable(Exception):
 ANSWERED_RECENTLY = 1.0
 
 
-
 @functools.cache
 def upsert(sent_by):
     """The counter's upsert, for libpq (``sent_by`` "libpq": bytes, its parameter written $1) or

@@ -56,7 +56,7 @@ class Script:
         self.pool = client.connection_pool
         self.source = source
         self.sha = hashlib.sha1(source.encode()).hexdigest()
-        self.unknown = redis.exceptions.NoScriptError
+        self.unknown = redis.exceptions.NoScriptError  # redis-py is imported with the first client
 
     def __call__(self, keys=(), args=()):
         try:
