@@ -2,7 +2,8 @@
 
 Created lazily, so that gunicorn's master (which preloads the app) never holds a connection its
 forked workers would share; redis-py itself is imported then too, so that an app without Redis
-never loads it. Timeouts are short: a dead Redis must not hold a request for long.
+never loads it. Timeouts are short: a dead Redis must not hold a request for long. The app's Lua
+scripts are sent on the pool's connections by their SHA (see Script).
 """
 
 import functools
