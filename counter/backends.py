@@ -28,15 +28,15 @@ ANSWERED_RECENTLY = 1.0
 
 
 @functools.cache
-def upsert(sent_by):
-    """The counter's upsert, for libpq (``sent_by`` "libpq": bytes, its parameter written $1) or
-    for a Django cursor of the vendor named (its parameter written %s)."""
+def upsert(libpq=False):
+    """The counter's upsert, for a Django cursor (its parameter written %s), or with ``libpq`` for
+    PQexecParams (bytes, its parameter written $1)."""
     table = connection.ops.quote_name(Counter._meta.db_table)
     statement = (
-        f"INSERT INTO {table} (name, views) VALUES ({'$1' if sent_by == 'libpq' else '%s'}, 1) "
+        f"INSERT INTO {table} (name, views) VALUES ({'$1' if libpq else '%s'}, 1) "
         f"ON CONFLICT (name) DO UPDATE SET views = {table}.views + 1 RETURNING views"
     )
-    return statement.encode() if sent_by == "libpq" else statement
+    return statement.encode() if libpq else statement
 
 
 class DatabaseCounter:
@@ -63,7 +63,7 @@ class DatabaseCounter:
                 views = self._upsert_through_libpq(db, name)
             else:
                 with db.cursor() as cursor:
-                    cursor.execute(upsert(db.vendor), [name])
+                    cursor.execute(upsert(), [name])
                     views = cursor.fetchone()[0]
         except DatabaseError as error:
             raise CounterUnavailable("the database is unreachable") from error
@@ -85,7 +85,7 @@ class DatabaseCounter:
         with db.wrap_database_errors:
             db.close_if_health_check_failed()
             db.ensure_connection()
-            result = db.connection.pgconn.exec_params(upsert("libpq"), [name.encode()])
+            result = db.connection.pgconn.exec_params(upsert(libpq=True), [name.encode()])
             if result.status != pq.ExecStatus.TUPLES_OK:
                 raise errors.error_from_result(result)
             return int(result.get_value(0, 0))
