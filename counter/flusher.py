@@ -157,6 +157,8 @@ class Scripts:
         self.merge = registered_script(client, keys.MERGE)
         self.release = registered_script(client, keys.RELEASE)
         self.restore = registered_script(client, keys.RESTORE)
+        self.raise_ceiling = registered_script(client, keys.RAISE_CEILING)
+        self.read = registered_script(client, keys.READ)
 
 
 class FlushLock:
@@ -250,7 +252,8 @@ def settle_uncertain_hits(verdicts):
 
 
 def merge_outage_views(client, scripts):
-    """Add to Redis totals the outage views they do not hold yet. Returns the views merged.
+    """Add to Redis totals the outage views they do not hold yet, and raise their floors to the
+    numbers shown for those views (read after the rows, so no lower). Returns the views merged.
 
     A row's unsettled hits wait, since Redis may have counted them too; the rest of the row does
     not, so that Redis's total never lags the outage by more than the hits in doubt. The rows are
@@ -259,9 +262,14 @@ def merge_outage_views(client, scripts):
     merged = 0
     rows = list(OutageView.objects.values_list("outage", "name", "views"))
     unsettled = collections.Counter(UncertainHit.objects.values_list("outage", "name"))
+    names = {name for _, name, _ in rows}
+    shown = dict(Counter.objects.filter(name__in=names).values_list("name", "database_shown")) if names else {}
     for outage, name, views in rows:
         mergeable = views - unsettled[outage, name]
-        delta = scripts.merge(keys=[keys.total(name), keys.merged(outage, name)], args=[mergeable, keys.MERGED_TTL])
+        delta = scripts.merge(
+            keys=[keys.total(name), keys.merged(outage, name), keys.meta(name)],
+            args=[mergeable, keys.MERGED_TTL, shown.get(name, 0)],
+        )
         merged += max(0, delta)
     return merged
 
@@ -283,7 +291,8 @@ def seed(client, scripts, name):
     added to a row afterwards is merged later. The counter's row stays locked until Redis has the
     new generation, so that no batch of the old one is written in between. A new generation starts
     with the lost views that processes reported seeing (``seen_seq``) already restored, so that the
-    numbers of processes still counting in the database and those of Redis stay level.
+    numbers of processes still counting in the database and those of Redis stay level. No number
+    below the highest the row knows may have been shown is shown again (see counter.bounds).
     """
     lock = FlushLock(client, scripts)
     if not lock.acquire(wait=2.0):
@@ -302,7 +311,7 @@ def seed(client, scripts, name):
                 keys=[keys.total(name), keys.meta(name), keys.DIRTY],
                 args=[
                     durable, keys.MERGED_TTL, new_generation, row.generation, row.flushed_seq, unsure, reported, name,
-                    *merged_pairs,
+                    max(row.redis_ceiling, row.database_shown), *merged_pairs,
                 ],
             )
             if renewed:

@@ -14,7 +14,9 @@ class Counter(models.Model):
     process needs to restore the views Redis lost when that generation ended. ``seen_seq`` is the
     furthest into it any process had seen Redis count when it started counting here instead, so
     that all of them number their outage views above what Redis showed (see
-    counter.flusher.counted_total).
+    counter.flusher.counted_total). ``redis_ceiling`` bounds the numbers Redis has shown, and
+    ``database_shown`` is the highest number shown for a view numbered in the database: what keeps
+    numbers from going back when Redis stops answering or loses its data (see counter.bounds).
     """
 
     name = models.CharField(max_length=200, primary_key=True)
@@ -22,6 +24,8 @@ class Counter(models.Model):
     generation = models.BigIntegerField(default=0, db_default=0)
     flushed_seq = models.BigIntegerField(default=0, db_default=0)
     seen_seq = models.BigIntegerField(default=0, db_default=0)
+    redis_ceiling = models.BigIntegerField(default=0, db_default=0)
+    database_shown = models.BigIntegerField(default=0, db_default=0)
 
     class Meta:
         ordering = ["name"]

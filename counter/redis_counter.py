@@ -14,7 +14,7 @@ import redis
 from django.conf import settings
 from django.db import DatabaseError, connection, connections, transaction
 
-from counter import hit_ids
+from counter import bounds, hit_ids
 from counter import redis_scripts as keys
 from counter.backends import CounterUnavailable
 from counter.breaker import CircuitBreaker
@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 # counter.forgetting), looking at most once every FORGET_EVERY seconds, in a thread of its own.
 NAMES_KEPT = 1_000
 FORGET_EVERY = 60.0
+# The most views a ceiling is raised ahead of the number shown, whatever the rate (see bounds).
+MAX_AHEAD = 10_000
 
 
 def never_connected(error):
@@ -45,12 +47,17 @@ class RedisCounter:
     reach the database, each process restores those it saw counted (see redis_scripts.RESTORE):
     on its next view of that counter, or on its flusher's next round. For a few seconds after this
     process finds Redis again, while others may still be counting in the database, it numbers its
-    Redis views in the database as well (see _shown_after_return). What it keeps per counter, it
-    forgets once the database holds it in full (see forget_held_in_full).
+    Redis views in the database as well (see _shown_after_return). No number it shows runs below
+    one shown before by any process, except in the cases the README's guarantee names: numbers
+    taken in the database rise to the bounds in the counter's row, and Redis shows a number past
+    them only once they are raised (see counter.bounds). What it keeps per counter, it forgets once
+    the database holds it in full (see forget_held_in_full).
     """
 
     def __init__(self):
         self.breaker = CircuitBreaker()
+        self.database_breaker = CircuitBreaker()  # for raising the ceiling while Redis answers
+        self.raised = {}  # name: (when, the number shown) this process last raised the ceiling
         self.flusher = FlusherThread(self)
         self.shown = {}
         self.shown_in_outage = {}  # the highest number shown for a view counted in the database
@@ -76,7 +83,7 @@ class RedisCounter:
         if self.breaker.allow() and (self._rejoining() or self._merge_outage_views_first(name)):
             hit = hit_ids.new()
             try:
-                shown, place = self._hit_in_redis(name, hit)
+                total, place, floor, ceiling = self._hit_in_redis(name, hit)
             except redis.RedisError as error:
                 self.breaker.failed()
                 if not never_connected(error):
@@ -88,24 +95,25 @@ class RedisCounter:
                 if self.breaker.succeeded():
                     self.flusher.wake()  # merge the other processes' outage views into Redis now
                     self._rejoined()
+                number = max(total, floor)
                 if self._rejoining():
-                    return self._shown_after_return(name, shown, place)
-                return self._shown_from_redis(name, shown)
+                    return self._shown_after_return(name, number, place)
+                return self._below_ceiling(name, self._shown_from_redis(name, number), ceiling)
         return self._hit_in_database(name, uncertain)
 
     def get(self, name):
         self._forget_when_due()
         if self.breaker.allow():
             try:
-                shown = get_redis().get(keys.total(name))
+                total, floor = self.client()[1].read(keys=[keys.total(name), keys.meta(name)])
             except redis.RedisError:
                 self.breaker.failed()
             else:
                 self.breaker.succeeded()
-                if shown is not None:
-                    return self._remember(name, int(shown))
+                if total is not None:
+                    return self._remember(name, max(int(total), int(floor or 0)))
         try:
-            return self._remember(name, counted_total(name, self.seen.get(name)))
+            return self._remember(name, max(counted_total(name, self.seen.get(name)), bounds.highest(name)))
         except DatabaseError as error:
             raise CounterUnavailable("neither Redis nor the database is reachable") from error
 
@@ -259,8 +267,45 @@ class RedisCounter:
         if counted == -1:
             seed(client, scripts, name)
             counted = scripts.hit(keys=hit_keys, args=hit_args)
-        shown, seq, generation = counted
-        return shown, (generation, self._saw(scripts, name, generation, seq))
+        total, seq, generation, floor, ceiling = counted
+        return total, (generation, self._saw(scripts, name, generation, seq)), floor, ceiling
+
+    def _below_ceiling(self, name, shown, ceiling):
+        """Return ``shown``, a number Redis numbered, once the database's ceiling is past it: if it is
+        past Redis's copy (``ceiling``), the database's is raised first, so that a number taken in
+        the database if Redis stops answering now is no lower (see counter.bounds). If the
+        database cannot answer, the number is shown anyway, and for the breaker's back-off the page
+        does not wait on it again; the first number shown after that raises the ceiling past all of
+        them."""
+        if shown <= ceiling or not self.database_breaker.allow():
+            return shown
+        now = time.monotonic()
+        try:
+            raised = bounds.raise_ceiling(name, shown + self._views_ahead(name, shown, now))
+        except DatabaseError as error:
+            self.database_breaker.failed()
+            log.warning("could not raise the counter's ceiling in the database: %s", error)
+            return shown
+        self.database_breaker.succeeded()
+        with self._shown_lock:
+            self.raised[name] = (now, shown)
+        try:
+            self.client()[1].raise_ceiling(keys=[keys.meta(name)], args=[raised])
+        except redis.RedisError as error:  # the next view past Redis's copy raises it again
+            log.warning("could not raise the counter's ceiling in Redis: %s", error)
+        return shown
+
+    def _views_ahead(self, name, shown, now):
+        """How far past ``shown`` to raise the ceiling: COUNTER_CEILING_AHEAD seconds of views at the
+        rate Redis numbered them since this process last raised it (Redis's numbers count every
+        process's views), measured over that many seconds at least, so that a burst on a counter
+        viewed seldom takes no big step; one view at least."""
+        ahead = settings.COUNTER_CEILING_AHEAD
+        last = self.raised.get(name)
+        if last is None or not ahead:
+            return 1
+        rate = (shown - last[1]) / max(now - last[0], ahead)
+        return min(MAX_AHEAD, max(1, int(rate * ahead)))
 
     def _saw(self, scripts, name, generation, seq):
         """Remember the last view seen counted; on a new generation, first restore the old one's
@@ -320,16 +365,19 @@ class RedisCounter:
 
     def _shown_from_database(self, name, counted):
         """The number for a view counted in the database, where ``counted`` is its counted total
-        (see counter.flusher.counted_total).
+        (see counter.flusher.counted_total), inside the transaction that holds the counter's row.
 
-        That total lacks the views Redis numbered after this process last saw it; unless Redis
-        loses them, the true count is at least the highest number this process has shown plus this
-        view, so each view here gets a new number.
+        That total lacks the views Redis numbered that no process has reported, so the view gets
+        no less than the ceiling on Redis's numbers and the numbers shown before it from the
+        database (see counter.bounds): the same number as the views before it, until the count
+        passes them.
         """
         with self._shown_lock:
-            shown = max(counted, self.shown.get(name, 0) + 1)
-            self.shown[name] = shown
-            self.shown_in_outage[name] = shown
+            candidate = max(counted, self.shown.get(name, 0))
+        shown = bounds.number_in_database(name, candidate, above_ceiling=True)
+        with self._shown_lock:
+            self.shown[name] = max(self.shown.get(name, 0), shown)
+            self.shown_in_outage[name] = max(self.shown_in_outage.get(name, 0), shown)
         return shown
 
     def _shown_after_return(self, name, number, place):
@@ -338,29 +386,30 @@ class RedisCounter:
         the counter's row, from the durable total with every outage view and Redis's views up to
         this one, whose place it reports for them to number above. So the numbers of both kinds
         of view follow the order they were counted in, and agree with Redis's own once the outage
-        views are merged. A view placed at or below a number this process showed from the
-        database (which may lead the count by views in doubt) or before Redis lost views, gets the
-        next number above it. If the database cannot answer, the window ends: Redis's numbers are
-        shown as they are after an outage (see _shown_from_redis), and the page does not wait on
-        the database again."""
+        views are merged. It is no lower than any number shown for a view numbered in the
+        database (see counter.bounds), nor than one this process showed from the database (which
+        may lead the count by views in doubt) or before Redis lost views. If the database cannot
+        answer, the window ends: Redis's numbers are shown as they are after an outage (see
+        _shown_from_redis), and the page does not wait on the database again."""
+        with self._shown_lock:
+            floor = self.shown.get(name, 0) if name in self.ahead else self.shown_in_outage.get(name, 0)
         try:
             self._settled_since_return()
             with transaction.atomic():
-                counted = counted_total(name, place, lock=True, at_place=True)
+                counted = max(number, counted_total(name, place, lock=True, at_place=True))
+                shown = bounds.number_in_database(name, max(counted, floor), above_ceiling=False)
             in_doubt = UncertainHit.objects.filter(name=name).exists()  # needs no lock on the row
         except DatabaseError as error:
             self.rejoining_until = 0.0
+            self.database_breaker.failed()
             log.warning("could not number the view in the database, numbering from Redis alone: %s", error)
             return self._shown_from_redis(name, number)
         if in_doubt:
             self._number_in_the_database_for_a_while()  # Redis's total lacks such views until settled
-        shown = max(number, counted)
         with self._shown_lock:
-            floor = self.shown.get(name, 0) if name in self.ahead else self.shown_in_outage.get(name, 0)
-            if shown > floor:
+            if counted > floor:
                 self.ahead.discard(name)
             else:
-                shown = floor + 1
                 self.shown_in_outage[name] = max(self.shown_in_outage.get(name, 0), shown)
             self.shown[name] = max(self.shown.get(name, 0), shown)
         return shown
@@ -368,7 +417,7 @@ class RedisCounter:
     def _shown_from_redis(self, name, number):
         """Redis's number for this view, exact once this process's outage views are merged into
         its total and the views Redis lost are restored; until then it may lag, and the view gets
-        the next number above those shown here."""
+        the highest number shown here, until Redis's passes it."""
         if name not in self.unmerged_outage and name not in self.ahead:
             self._remember(name, number)
             return number
@@ -377,9 +426,9 @@ class RedisCounter:
             if number > highest:
                 self.unmerged_outage.pop(name, None)
                 self.ahead.discard(name)
+                self.shown[name] = number
             else:
-                number = highest + 1
-            self.shown[name] = number
+                number = highest
         return number
 
     def _remember(self, name, shown):
@@ -442,5 +491,6 @@ class RedisCounter:
                     self.shown.pop(name, None)
                     self.seen.pop(name, None)
                     self.shown_in_outage.pop(name, None)
+                    self.raised.pop(name, None)
                     forgotten += 1
         return forgotten

@@ -3,8 +3,11 @@
 Per counter name: ``total`` (the count shown, durable or not) and a ``meta`` hash: ``pending``
 (views in ``total`` not yet added to the database), ``seq`` (views counted in this generation of
 the total), ``gen`` (the generation: it changes each time Redis loses the name's state and it is
-recreated from the database) and, after such a loss, what the lost generation had made durable,
-so that processes can restore the views they saw counted and Redis lost (see RESTORE).
+recreated from the database), ``floor`` (no number below it is shown: numbers shown before Redis
+lost the state, or taken in the database during an outage), ``ceiling`` (Redis's copy of the
+database's bound on the numbers it shows, see counter.bounds) and, after a loss, what the lost
+generation had made durable, so that processes can restore the views they saw counted and Redis
+lost (see RESTORE).
 
 Beside those: a set of names with pending views, a hash per batch of views being written to the
 database, a lock that lets one process flush at a time, per outage row the number of its views
@@ -42,9 +45,9 @@ def merged(outage, name):
 
 
 # Count one view (ARGV[2] is its id, kept among the recent hits: the ARGV[3] newest at least, at
-# most ARGV[4]). Returns {number, seq, gen}, or -1 when the total or its meta is missing (Redis
-# restarted empty, or evicted them). It runs on every page view: each command it saves is Redis
-# CPU saved per view.
+# most ARGV[4]). Returns {total, seq, gen, floor, ceiling}: the view's number is the larger of
+# total and floor. -1 when the total or its meta is missing (Redis restarted empty, or evicted
+# them). It runs on every page view: each command it saves is Redis CPU saved per view.
 HIT = """
 if redis.call('EXISTS', KEYS[1], KEYS[2]) < 2 then return -1 end
 local shown = redis.call('INCR', KEYS[1])
@@ -54,7 +57,8 @@ redis.call('SADD', KEYS[3], ARGV[1])
 if redis.call('LPUSH', KEYS[4], ARGV[2]) > tonumber(ARGV[4]) then
   redis.call('LTRIM', KEYS[4], 0, tonumber(ARGV[3]) - 1)
 end
-return {shown, seq, tonumber(redis.call('HGET', KEYS[2], 'gen'))}
+local state = redis.call('HMGET', KEYS[2], 'gen', 'floor', 'ceiling')
+return {shown, seq, tonumber(state[1]), tonumber(state[2] or '0'), tonumber(state[3] or '0')}
 """
 
 # Move every pending view into one in-flight batch. Each name's field is "views:seq:gen": every
@@ -75,12 +79,14 @@ return redis.call('HGETALL', KEYS[2])
 
 # Recreate a missing total from the durable total (ARGV[1]). ARGV[3..7]: the new generation; the
 # generation, seq made durable and unsettled uncertain hits the database holds for the old one; and
-# how many of the old one's views past that seq processes reported seeing counted. ARGV[8..] are
-# (merged key, views) pairs for the outage rows the durable total already includes, recorded as
-# merged for ARGV[2] seconds. With the meta intact only the total was lost: its pending views are
-# added back. With the meta gone its pending views were lost: a new generation starts with those
-# reported ones restored at once, since processes counting in the database already number above
-# them, and RESTORE may bring back the rest. Returns {total, 1 if a new generation started else 0}.
+# how many of the old one's views past that seq processes reported seeing counted. ARGV[9] is the
+# highest number the database knows may have been shown, which becomes the floor and the ceiling.
+# ARGV[10..] are (merged key, views) pairs for the outage rows the durable total already includes,
+# recorded as merged for ARGV[2] seconds. With the meta intact only the total was lost: its pending
+# views are added back. With the meta gone its pending views were lost: a new generation starts
+# with those reported ones restored at once, since processes counting in the database already
+# number above them, and RESTORE may bring back the rest. Returns {total, 1 if a new generation
+# started else 0}.
 SEED = """
 local has_total = redis.call('EXISTS', KEYS[1]) == 1
 local has_meta = redis.call('EXISTS', KEYS[2]) == 1
@@ -98,7 +104,13 @@ else
   renewed = 1
 end
 redis.call('SET', KEYS[1], seed)
-for i = 9, #ARGV, 2 do redis.call('SET', ARGV[i], ARGV[i + 1], 'EX', ARGV[2]) end
+for _, field in ipairs({'floor', 'ceiling'}) do
+  local current = redis.call('HGET', KEYS[2], field)
+  if not current or tonumber(current) < tonumber(ARGV[9]) then
+    redis.call('HSET', KEYS[2], field, ARGV[9])
+  end
+end
+for i = 10, #ARGV, 2 do redis.call('SET', ARGV[i], ARGV[i + 1], 'EX', ARGV[2]) end
 return {seed, renewed}
 """
 
@@ -125,15 +137,36 @@ redis.call('SADD', KEYS[3], ARGV[1])
 return {delta, seq + delta}
 """
 
-# Add to the total whatever part of an outage row it does not hold yet; -1 if there is no total.
+# Add to the total whatever part of an outage row it does not hold yet, and raise the floor to the
+# highest number shown for a view numbered in the database (ARGV[3]) if the meta has one; -1 if
+# there is no total.
 MERGE = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
 local delta = tonumber(ARGV[1]) - tonumber(redis.call('GET', KEYS[2]) or '0')
 if delta > 0 then
   redis.call('INCRBY', KEYS[1], delta)
   redis.call('SET', KEYS[2], ARGV[1], 'EX', ARGV[2])
+  local floor = tonumber(redis.call('HGET', KEYS[3], 'floor') or '0')
+  if floor < tonumber(ARGV[3]) and redis.call('EXISTS', KEYS[3]) == 1 then
+    redis.call('HSET', KEYS[3], 'floor', ARGV[3])
+  end
 end
 return delta
+"""
+
+# Raise the meta's ceiling to ARGV[1], the database's, unless Redis lost the meta meanwhile (its
+# seed takes the ceiling from the database). Returns the ceiling, or -1.
+RAISE_CEILING = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+local ceiling = tonumber(redis.call('HGET', KEYS[1], 'ceiling') or '0')
+if ceiling >= tonumber(ARGV[1]) then return ceiling end
+redis.call('HSET', KEYS[1], 'ceiling', ARGV[1])
+return tonumber(ARGV[1])
+"""
+
+# The number a page that does not count shows: {total, floor}, the total nil if it is missing.
+READ = """
+return {redis.call('GET', KEYS[1]), redis.call('HGET', KEYS[2], 'floor')}
 """
 
 # Release the flush lock only if this process still holds it.

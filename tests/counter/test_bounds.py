@@ -1,0 +1,176 @@
+"""No number shown runs below one shown before: Redis shows a number past the database's ceiling
+only once it is raised, numbers taken in the database rise to the bounds, and Redis's numbers rise
+to them when its state is recreated or outage views are merged into it. On real Redis and the
+real database."""
+
+import threading
+import time
+
+import pytest
+from django.db import DatabaseError, OperationalError, connection, transaction
+from django.test.utils import CaptureQueriesContext
+
+from counter import bounds
+from counter import redis_scripts as keys
+from counter.models import Counter
+from counter.redis_counter import MAX_AHEAD, RedisCounter
+from herokuapp.redis_client import get_redis
+from tests.counter.test_durability import bring_redis_back, take_redis_down
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def counter(redis_counter):
+    return RedisCounter()
+
+
+def row(name="page"):
+    return Counter.objects.filter(name=name).values("redis_ceiling", "database_shown").get()
+
+
+def redis_ceiling(name="page"):
+    return int(get_redis().hget(keys.meta(name), "ceiling"))
+
+
+def test_a_number_past_redis_s_ceiling_is_shown_once_the_database_s_is_raised_past_it(counter):
+    shown = [counter.hit("page") for _ in range(5)]
+    assert shown == [1, 2, 3, 4, 5]
+    assert row()["redis_ceiling"] == 6, "one view ahead of the last raise, as the tests' settings have it"
+    assert redis_ceiling() == 6, "Redis's copy follows the database's"
+
+
+def test_numbers_under_redis_s_copy_of_the_ceiling_cost_no_database_write(monkeypatch, counter):
+    raises = []
+    raise_ceiling = bounds.raise_ceiling
+    monkeypatch.setattr(bounds, "raise_ceiling", lambda name, target: raises.append(target) or raise_ceiling(name, target))
+    counter.hit("page")
+    assert raises == [2]
+    with CaptureQueriesContext(connection) as under:
+        assert counter.hit("page") == 2
+    assert raises == [2] and under.captured_queries == []
+    assert counter.hit("page") == 3
+    assert raises == [2, 4]
+
+
+def test_the_ceiling_goes_ahead_by_the_views_of_counter_ceiling_ahead_seconds(settings, counter):
+    settings.COUNTER_CEILING_AHEAD = 0.1
+    assert counter._views_ahead("page", 100, now=5.0) == 1, "a first raise goes one view ahead"
+    counter.raised["page"] = (5.0, 100)
+    assert counter._views_ahead("page", 300, now=6.0) == 20, "200 views a second: 20 views in 0.1 s"
+    assert counter._views_ahead("page", 103, now=5.001) == 3, (
+        "three views in a millisecond are measured over 0.1 s: a burst takes no big step"
+    )
+    assert counter._views_ahead("page", 10**9, now=6.0) == MAX_AHEAD
+    settings.COUNTER_CEILING_AHEAD = 0
+    assert counter._views_ahead("page", 300, now=6.0) == 1
+
+
+def test_a_process_counting_in_the_database_numbers_above_what_redis_showed_another(settings, counter):
+    """When Redis stops answering, the views Redis showed are not in the database yet, nor
+    reported by the process that saw them: the ceiling bounds them."""
+    other = RedisCounter()
+    shown = [counter.hit("page") for _ in range(5)]
+    take_redis_down(settings, other)
+    first = other.hit("page")
+    assert first >= max(shown), f"{first} shown from the database after {max(shown)} from Redis"
+    assert first == row()["redis_ceiling"] == 6
+    assert [other.hit("page") for _ in range(2)] == [6, 6], (
+        "the database knows of 3 views: the same number until the count passes it, never a lower one"
+    )
+    assert row()["database_shown"] == 6
+
+
+def test_when_redis_comes_back_empty_its_numbers_start_above_every_number_shown(settings, counter):
+    """Views numbered in the database during the outage and views Redis lost with its data are
+    both below the floor the recreated state starts from."""
+    other = RedisCounter()
+    for _ in range(5):
+        counter.hit("page")
+    live = take_redis_down(settings, other)
+    highest = max(other.hit("page") for _ in range(3))
+    bring_redis_back(settings, other, live)
+    get_redis().flushdb()  # Redis restarts empty: the five views it held are gone
+    assert RedisCounter().hit("page") >= highest, "a process that saw none of it"
+    assert int(get_redis().hget(keys.meta("page"), "floor")) == highest
+
+
+def test_outage_views_merged_into_redis_raise_its_floor(settings, counter):
+    """A Redis that was only unreachable comes back with its data: its total lacks the outage
+    views, and the numbers shown for them may lead the count (they rose to the ceiling)."""
+    settings.COUNTER_CEILING_AHEAD = 10
+    counter.hit("page")  # the ceiling is 2
+    counter.raised["page"] = (time.monotonic(), -1000)  # as if views had come fast: the ceiling goes well ahead
+    counter.hit("page")
+    counter.hit("page")
+    ahead = row()["redis_ceiling"]
+    assert ahead > 10
+    live = take_redis_down(settings, counter)
+    assert counter.hit("page") == ahead
+    bring_redis_back(settings, counter, live)
+    counter.flush()
+    assert int(get_redis().hget(keys.meta("page"), "floor")) == ahead
+    assert RedisCounter().hit("page") == ahead, "another process's next number from Redis"
+    assert int(get_redis().get(keys.total("page"))) == 5, "Redis's total is still the count"
+
+
+def test_reading_the_count_shows_no_less_than_the_floor(settings, counter):
+    for _ in range(5):
+        counter.hit("page")
+    get_redis().flushdb()
+    fresh = RedisCounter()
+    fresh.hit("other")  # Redis answers again; "page" is recreated on its next view
+    assert fresh.hit("page") == 6
+    assert RedisCounter().get("page") == 6
+    take_redis_down(settings, fresh)
+    assert RedisCounter().get("page") >= 6, "from the database while Redis is away"
+
+
+def test_a_database_that_cannot_raise_the_ceiling_does_not_stop_the_page(monkeypatch, counter):
+    asked = []
+
+    def database_down(name, target):
+        asked.append(target)
+        raise OperationalError("connection refused")
+
+    counter.hit("page")  # the ceiling is 2
+    monkeypatch.setattr(bounds, "raise_ceiling", database_down)
+    assert [counter.hit("page") for _ in range(3)] == [2, 3, 4], "Redis's numbers are shown all the same"
+    assert asked == [4], "after one failure the page does not wait on the database for a back-off"
+    monkeypatch.undo()
+    counter.database_breaker.clock = lambda: float("inf")  # the back-off is over
+    assert counter.hit("page") == 5
+    assert row()["redis_ceiling"] >= 5, "the next raise covers the numbers shown meanwhile"
+
+
+through_libpq = pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="only on PostgreSQL is the ceiling raised through libpq: bin/test's second pass runs this",
+)
+
+
+@through_libpq
+def test_a_database_that_does_not_answer_holds_the_page_no_longer_than_the_ceiling_s_timeout(counter):
+    counter.hit("page")
+    locked, release = threading.Event(), threading.Event()
+
+    def hold_the_row():
+        try:
+            with transaction.atomic():
+                Counter.objects.select_for_update().get(name="page")
+                locked.set()
+                release.wait(10)
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=hold_the_row)
+    holder.start()
+    try:
+        assert locked.wait(10)
+        with pytest.raises(DatabaseError, match="did not answer"):
+            bounds.raise_ceiling("page", 50)
+        assert connection.connection is None, "the connection that may still answer later is dropped"
+    finally:
+        release.set()
+        holder.join(10)
+    assert bounds.raise_ceiling("page", 50) == 50, "the next raise opens a new connection"
