@@ -591,8 +591,12 @@ def global_regressions(views):
             highest = max(highest, by_end[index].shown)
             index += 1
         if view.shown < highest:
-            found.append(highest - view.shown)
-    return {"views": len(found), "largest_drop": max(found, default=0)}
+            found.append((highest, view.shown, view.port))
+    return {
+        "views": len(found),
+        "largest_drop": max((earlier - later for earlier, later, _ in found), default=0),
+        "examples": found[:5],  # (the highest shown before, the lower number, the dyno's port)
+    }
 
 
 def duplicates(views):
