@@ -339,8 +339,9 @@ def test_after_the_return_window_redis_numbers_views_on_its_own(settings, counte
     assert len(statements) == 4, "then reads the outage views, records the number, reads whether any is in doubt"
     assert "database_shown" in statements[2], "the number is recorded as the highest shown from the database"
     counter.rejoining_until = time.monotonic()
+    assert counter.hit("page") == 6  # raises Redis's ceiling, which the window's numbers left behind
     with CaptureQueriesContext(connection) as after:
-        assert counter.hit("page") == 6
+        assert counter.hit("page") == 7
     assert after.captured_queries == []
 
 
