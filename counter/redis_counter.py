@@ -57,7 +57,7 @@ class RedisCounter:
     def __init__(self):
         self.breaker = CircuitBreaker()
         self.database_breaker = CircuitBreaker()  # for raising the ceiling while Redis answers
-        self.raised = {}  # name: (when, the number shown) this process last raised the ceiling
+        self.raised = {}  # name: (when, the number shown) this process raised the ceiling (see _views_ahead)
         self.flusher = FlusherThread(self)
         self.shown = {}
         self.shown_in_outage = {}  # the highest number shown for a view counted in the database
@@ -288,7 +288,9 @@ class RedisCounter:
             return shown
         self.database_breaker.succeeded()
         with self._shown_lock:
-            self.raised[name] = (now, shown)
+            last = self.raised.get(name)
+            if last is None or now - last[0] >= settings.COUNTER_CEILING_AHEAD:
+                self.raised[name] = (now, shown)
         try:
             self.client()[1].raise_ceiling(keys=[keys.meta(name)], args=[raised])
         except redis.RedisError as error:  # the next view past Redis's copy raises it again
@@ -296,10 +298,12 @@ class RedisCounter:
         return shown
 
     def _views_ahead(self, name, shown, now):
-        """How far past ``shown`` to raise the ceiling: COUNTER_CEILING_AHEAD seconds of views at the
-        rate Redis numbered them since this process last raised it (Redis's numbers count every
-        process's views), measured over that many seconds at least, so that a burst on a counter
-        viewed seldom takes no big step; one view at least."""
+        """How far past ``shown`` to raise the ceiling: COUNTER_CEILING_AHEAD seconds of views, at
+        the rate Redis numbered them (its numbers count every process's views) since the raise
+        this process measures from, and over that many seconds at least, so that a burst on a
+        counter viewed seldom takes no big step; one view at least. The raise measured from moves
+        on once it is that many seconds old: a busy counter's first raises go about twice as far
+        each time, then come about that many seconds apart."""
         ahead = settings.COUNTER_CEILING_AHEAD
         last = self.raised.get(name)
         if last is None or not ahead:

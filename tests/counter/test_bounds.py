@@ -66,6 +66,20 @@ def test_the_ceiling_goes_ahead_by_the_views_of_counter_ceiling_ahead_seconds(se
     assert counter._views_ahead("page", 300, now=6.0) == 1
 
 
+def test_the_rate_is_measured_from_a_raise_at_least_counter_ceiling_ahead_seconds_old(settings, counter):
+    settings.COUNTER_CEILING_AHEAD = 10
+    counter.hit("page")  # the first raise: one view ahead, to 2
+    first = counter.raised["page"]
+    for _ in range(5):
+        counter.hit("page")
+    assert counter.raised["page"] == first, "raises less than 10 s later measure from the first"
+    assert row()["redis_ceiling"] == 11, "3 raised it by the 2 views since the first raise, to 5; 6 by 5, to 11"
+    counter.raised["page"] = (first[0] - 10, first[1])  # ten seconds on
+    for _ in range(6):
+        counter.hit("page")
+    assert counter.raised["page"][1] == 12, "the raise at 12 is the one measured from next"
+
+
 def test_a_process_counting_in_the_database_numbers_above_what_redis_showed_another(settings, counter):
     """When Redis stops answering, the views Redis showed are not in the database yet, nor
     reported by the process that saw them: the ceiling bounds them."""
