@@ -4,12 +4,13 @@ Redis numbers views fast and the database hears of them a flush interval later, 
 in the database while Redis is unreachable, or a total Redis recreates after losing its data,
 could run below numbers Redis showed. ``redis_ceiling`` closes that gap: Redis shows a number past
 its copy of the ceiling only once the database's has been raised past it, so every number Redis
-showed is at most the database's ceiling. It is raised COUNTER_CEILING_AHEAD seconds of views ahead
-(see RedisCounter._below_ceiling), about one write per counter per that many seconds, and that
-many views may share a number when Redis stops answering. ``database_shown`` is the highest number shown for a view numbered in the database. A view
-numbered in the database during an outage gets no less than either; the numbers taken in the while
-after Redis answers again, no less than the second; and when Redis's state is recreated, or outage
-views are merged into it, Redis's own numbers rise to them (see redis_scripts.HIT's floor).
+showed is at most the database's ceiling. It is raised COUNTER_CEILING_AHEAD seconds of views
+ahead (see RedisCounter._views_ahead), about one write per busy counter per that many seconds, and
+that many views may share a number when Redis stops answering. ``database_shown`` is the highest
+number shown for a view numbered in the database. A view numbered in the database during an
+outage gets no less than either; the numbers taken in the while after Redis answers again, no less
+than the second; and when Redis's state is recreated, or outage views are merged into it, Redis's
+own numbers rise to them (see redis_scripts.HIT's floor).
 """
 
 import select
@@ -37,7 +38,8 @@ def raise_ceiling(name, target):
     is dropped."""
     db = connections[DEFAULT_DB_ALIAS]
     statement = (
-        f"UPDATE {_table()} SET redis_ceiling = {_greatest()}(redis_ceiling, %s) WHERE name = %s RETURNING redis_ceiling"
+        f"UPDATE {_table()} SET redis_ceiling = {_greatest()}(redis_ceiling, %s) "
+        "WHERE name = %s RETURNING redis_ceiling"
     )
     for _ in range(2):
         if db.vendor == "postgresql" and not db.in_atomic_block:
@@ -63,26 +65,26 @@ def _within_timeout(db, statement, target, name):
         db.ensure_connection()
         pgconn = db.connection.pgconn
         pgconn.send_query_params(statement.encode(), [str(target).encode(), name.encode()])
-        deadline = time.monotonic() + CEILING_TIMEOUT
+        if not _answered(pgconn, time.monotonic() + CEILING_TIMEOUT):
+            db.close()  # its answer may still come, and would be read as the next query's
+            raise DatabaseError(f"the database did not answer within {CEILING_TIMEOUT} s")
+        result = pgconn.get_result()
+        while pgconn.get_result() is not None:
+            pass
+        if result.status != pq.ExecStatus.TUPLES_OK:
+            raise errors.error_from_result(result)
+        return (result.get_value(0, 0),) if result.ntuples else None
+
+
+def _answered(pgconn, deadline):
+    """Whether the server's whole answer has arrived by ``deadline``."""
+    pgconn.consume_input()
+    while pgconn.is_busy():
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select([pgconn.socket], [], [], left)[0]:
+            return False
         pgconn.consume_input()
-        while pgconn.is_busy():
-            left = deadline - time.monotonic()
-            if left <= 0 or not select.select([pgconn.socket], [], [], left)[0]:
-                break
-            pgconn.consume_input()
-        if pgconn.is_busy():
-            busy = True
-        else:
-            busy = False
-            result = pgconn.get_result()
-            while pgconn.get_result() is not None:
-                pass
-            if result.status != pq.ExecStatus.TUPLES_OK:
-                raise errors.error_from_result(result)
-            return (result.get_value(0, 0),) if result.ntuples else None
-    if busy:
-        db.close()
-        raise DatabaseError(f"the database did not answer within {CEILING_TIMEOUT} s")
+    return True
 
 
 def number_in_database(name, candidate, above_ceiling):
@@ -93,7 +95,8 @@ def number_in_database(name, candidate, above_ceiling):
     bounds = "database_shown, redis_ceiling" if above_ceiling else "database_shown"
     with connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {_table()} SET database_shown = {_greatest()}({bounds}, %s) WHERE name = %s RETURNING database_shown",
+            f"UPDATE {_table()} SET database_shown = {_greatest()}({bounds}, %s) "
+            "WHERE name = %s RETURNING database_shown",
             [candidate, name],
         )
         return int(cursor.fetchone()[0])

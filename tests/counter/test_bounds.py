@@ -43,7 +43,12 @@ def test_a_number_past_redis_s_ceiling_is_shown_once_the_database_s_is_raised_pa
 def test_numbers_under_redis_s_copy_of_the_ceiling_cost_no_database_write(monkeypatch, counter):
     raises = []
     raise_ceiling = bounds.raise_ceiling
-    monkeypatch.setattr(bounds, "raise_ceiling", lambda name, target: raises.append(target) or raise_ceiling(name, target))
+
+    def recording(name, target):
+        raises.append(target)
+        return raise_ceiling(name, target)
+
+    monkeypatch.setattr(bounds, "raise_ceiling", recording)
     counter.hit("page")
     assert raises == [2]
     with CaptureQueriesContext(connection) as under:
