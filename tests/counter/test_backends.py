@@ -1,15 +1,13 @@
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from django.db import close_old_connections, connection, connections, transaction
-from django.db.models import F
 from django.test.utils import CaptureQueriesContext
 
 from counter.backends import CounterUnavailable, DatabaseCounter, get_counter
-from counter.models import Counter
 from counter.redis_counter import RedisCounter
+from tests.counter.records import row_held_elsewhere
 
 # Transactional: the concurrency test's threads must see each other's commits.
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -154,30 +152,13 @@ def test_an_upsert_the_server_cancels_is_counter_unavailable_and_the_next_view_c
     check, and the next view counts on it."""
     counter = DatabaseCounter()
     counter.hit("page")
-    locked, release = threading.Event(), threading.Event()
-
-    def hold_the_row():
-        try:
-            with transaction.atomic():
-                Counter.objects.filter(name="page").update(views=F("views"))
-                locked.set()
-                release.wait(10)
-        finally:
-            connection.close()
-
-    holder = threading.Thread(target=hold_the_row)
-    holder.start()
-    try:
-        assert locked.wait(10)
+    with row_held_elsewhere("page"):
         with connection.cursor() as cursor:
             cursor.execute("SET statement_timeout = 50")
         with pytest.raises(CounterUnavailable) as refused:
             counter.hit("page")
         assert "statement timeout" in str(refused.value.__cause__)
         assert connection.errors_occurred, "the request's end checks the connection before reuse"
-    finally:
-        release.set()
-        holder.join(10)
     with connection.cursor() as cursor:
         cursor.execute("SET statement_timeout = 0")
     assert counter.hit("page") == 2

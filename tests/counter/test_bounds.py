@@ -3,11 +3,10 @@ only once it is raised, numbers taken in the database rise to the bounds, and Re
 to them when its state is recreated or outage views are merged into it. On real Redis and the
 real database."""
 
-import threading
 import time
 
 import pytest
-from django.db import DatabaseError, OperationalError, connection, transaction
+from django.db import DatabaseError, OperationalError, connection
 from django.test.utils import CaptureQueriesContext
 
 from counter import bounds
@@ -15,6 +14,7 @@ from counter import redis_scripts as keys
 from counter.models import Counter
 from counter.redis_counter import MAX_AHEAD, RedisCounter
 from herokuapp.redis_client import get_redis
+from tests.counter.records import row_held_elsewhere
 from tests.counter.test_durability import bring_redis_back, take_redis_down
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -171,25 +171,8 @@ through_libpq = pytest.mark.skipif(
 @through_libpq
 def test_a_database_that_does_not_answer_holds_the_page_no_longer_than_the_ceiling_s_timeout(counter):
     counter.hit("page")
-    locked, release = threading.Event(), threading.Event()
-
-    def hold_the_row():
-        try:
-            with transaction.atomic():
-                Counter.objects.select_for_update().get(name="page")
-                locked.set()
-                release.wait(10)
-        finally:
-            connection.close()
-
-    holder = threading.Thread(target=hold_the_row)
-    holder.start()
-    try:
-        assert locked.wait(10)
+    with row_held_elsewhere("page"):
         with pytest.raises(DatabaseError, match="did not answer"):
             bounds.raise_ceiling("page", 50)
         assert connection.connection is None, "the connection that may still answer later is dropped"
-    finally:
-        release.set()
-        holder.join(10)
     assert bounds.raise_ceiling("page", 50) == 50, "the next raise opens a new connection"
