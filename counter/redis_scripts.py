@@ -138,7 +138,7 @@ return {delta, seq + delta}
 """
 
 # Add to the total whatever part of an outage row it does not hold yet, and raise the floor to the
-# highest number shown for a view numbered in the database (ARGV[3]) if the meta has one; -1 if
+# highest number shown for a view numbered in the database (ARGV[3]) if the meta is there; -1 if
 # there is no total.
 MERGE = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
