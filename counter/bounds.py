@@ -13,11 +13,9 @@ than the second; and when Redis's state is recreated, or outage views are merged
 own numbers rise to them (see redis_scripts.HIT's floor).
 """
 
-import select
-import time
-
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connection, connections
 
+from counter import libpq
 from counter.models import Counter
 
 # A database that stopped answering holds the page no longer than this while Redis answers.
@@ -34,57 +32,29 @@ def _greatest():
 
 def raise_ceiling(name, target):
     """Raise the counter's ceiling to ``target`` if it is lower, creating the row if needed. Returns
-    the ceiling now. On PostgreSQL it is given CEILING_TIMEOUT seconds, after which the connection
-    is dropped."""
+    the ceiling now. On PostgreSQL, sent through libpq (see counter.libpq) and given
+    CEILING_TIMEOUT seconds, after which the connection is dropped."""
     db = connections[DEFAULT_DB_ALIAS]
-    statement = (
-        f"UPDATE {_table()} SET redis_ceiling = {_greatest()}(redis_ceiling, %s) "
-        "WHERE name = %s RETURNING redis_ceiling"
-    )
     for _ in range(2):
         if db.vendor == "postgresql" and not db.in_atomic_block:
-            row = _within_timeout(db, statement.replace("%s", "$1", 1).replace("%s", "$2", 1), target, name)
+            ceiling = libpq.first_value(db, _raise("$1", "$2").encode(), [str(target), name], timeout=CEILING_TIMEOUT)
         else:
             with db.cursor() as cursor:
-                cursor.execute(statement, [target, name])
+                cursor.execute(_raise("%s", "%s"), [target, name])
                 row = cursor.fetchone()
-        if row is not None:
-            return int(row[0])
+            ceiling = row and row[0]
+        if ceiling is not None:
+            return int(ceiling)
         Counter.objects.get_or_create(name=name)
     raise DatabaseError(f"the counter {name!r} has no row to raise its ceiling in")
 
 
-def _within_timeout(db, statement, target, name):
-    """Run the statement through libpq on Django's connection, waiting at most CEILING_TIMEOUT for
-    its answer; a connection that does not answer in time is closed, and DatabaseError raised.
-    Returns the first row, or None."""
-    from psycopg import errors, pq  # loaded with Django's PostgreSQL backend already
-
-    with db.wrap_database_errors:
-        db.close_if_health_check_failed()
-        db.ensure_connection()
-        pgconn = db.connection.pgconn
-        pgconn.send_query_params(statement.encode(), [str(target).encode(), name.encode()])
-        if not _answered(pgconn, time.monotonic() + CEILING_TIMEOUT):
-            db.close()  # its answer may still come, and would be read as the next query's
-            raise DatabaseError(f"the database did not answer within {CEILING_TIMEOUT} s")
-        result = pgconn.get_result()
-        while pgconn.get_result() is not None:
-            pass
-        if result.status != pq.ExecStatus.TUPLES_OK:
-            raise errors.error_from_result(result)
-        return (result.get_value(0, 0),) if result.ntuples else None
-
-
-def _answered(pgconn, deadline):
-    """Whether the server's whole answer has arrived by ``deadline``."""
-    pgconn.consume_input()
-    while pgconn.is_busy():
-        left = deadline - time.monotonic()
-        if left <= 0 or not select.select([pgconn.socket], [], [], left)[0]:
-            return False
-        pgconn.consume_input()
-    return True
+def _raise(target, name):
+    """The ceiling's UPDATE, its parameters written as the caller's driver wants them."""
+    return (
+        f"UPDATE {_table()} SET redis_ceiling = {_greatest()}(redis_ceiling, {target}) "
+        f"WHERE name = {name} RETURNING redis_ceiling"
+    )
 
 
 def number_in_database(name, candidate, above_ceiling):
