@@ -3,11 +3,13 @@
 Created lazily, so that gunicorn's master (which preloads the app) never holds a connection its
 forked workers would share; redis-py itself is imported then too, so that an app without Redis
 never loads it. Timeouts are short: a dead Redis must not hold a request for long. The app's Lua
-scripts are sent on the pool's connections by their SHA (see Script).
+scripts are sent by their SHA on connections kept for them (see Script and ScriptConnections).
 """
 
 import functools
 import hashlib
+import os
+import weakref
 
 from django.conf import settings
 from django.core.signals import setting_changed
@@ -39,22 +41,72 @@ def registered_script(client, source):
     return Script(client, source)
 
 
+@functools.cache
+def script_connections(client):
+    """The connections ``client``'s scripts are sent on (see ScriptConnections)."""
+    return ScriptConnections(client.connection_pool)
+
+
+class ScriptConnections:
+    """Connections taken from a client's pool once and kept for the app's scripts: a call takes the
+    one put back last, or a new one from the pool when every kept one is in use, so there are as
+    many as calls have ever run at once (a worker's threads). Borrowing from redis-py's pool for
+    each call costs more CPU than sending the script: it records metrics and takes locks.
+
+    A kept connection is checked as the pool checks a loan: one holding a reply nobody read (a call
+    stopped before reading it) or closed by the server (a restart) is connected afresh, so no call
+    reads another's reply or fails for a socket Redis closed while it was idle. A forked child
+    forgets the kept connections, which are its parent's sockets.
+    """
+
+    def __init__(self, pool):
+        import redis
+
+        self.pool = pool
+        self.idle = []
+        self.closed = redis.ConnectionError
+        _kept.add(self)
+
+    def take(self):
+        try:
+            connection = self.idle.pop()
+        except IndexError:
+            return self.pool.get_connection()
+        try:
+            if connection.is_connected and connection.can_read():
+                connection.disconnect()
+        except self.closed:
+            connection.disconnect()
+        return connection
+
+    def put_back(self, connection):
+        self.idle.append(connection)
+
+    def forget(self):
+        self.idle = []
+
+
+_kept = weakref.WeakSet()
+os.register_at_fork(after_in_child=lambda: [kept.forget() for kept in list(_kept)])
+
+
 class Script:
     """A Lua script called by its SHA, not its text; Redis is sent the text only when it does not
     know the SHA (after a restart). Called as redis-py's own scripts are, ``script(keys=, args=)``.
 
-    Each call takes a connection from the client's pool and sends ``EVALSHA`` on it, without
-    redis-py's per-command layer (its observability hooks, argument checks and retry wrapper),
-    which cost more CPU than the rest of a page view that counts in Redis. What that layer does
-    for a call that fails is done by the connection itself: a timeout or a broken socket
-    disconnects it before the error is raised, and the pool connects it again on its next use.
+    Each call sends ``EVALSHA`` on one of the client's script connections (ScriptConnections),
+    without redis-py's per-command layer (its observability hooks, argument checks and retry
+    wrapper), which cost more CPU than the rest of a page view that counts in Redis. What that
+    layer does for a call that fails is done by the connection itself: a timeout, a broken socket
+    or an exception before the reply is read disconnects it before the error is raised, and it
+    connects again on its next use.
     """
 
     def __init__(self, client, source):
         import redis
 
         self.client = client
-        self.pool = client.connection_pool
+        self.connections = script_connections(client)
         self.source = source
         self.sha = hashlib.sha1(source.encode()).hexdigest()
         self.unknown = redis.exceptions.NoScriptError  # redis-py is imported with the first client
@@ -67,12 +119,12 @@ class Script:
             return self.evalsha(keys, args)
 
     def evalsha(self, keys, args):
-        connection = self.pool.get_connection()
+        connection = self.connections.take()
         try:
             connection.send_command("EVALSHA", self.sha, len(keys), *keys, *args)
             return connection.read_response()
         finally:
-            self.pool.release(connection)
+            self.connections.put_back(connection)
 
 
 @receiver(setting_changed)
@@ -80,3 +132,4 @@ def _forget_client(setting, **kwargs):
     if setting.startswith("REDIS_"):
         get_redis.cache_clear()
         registered_script.cache_clear()
+        script_connections.cache_clear()

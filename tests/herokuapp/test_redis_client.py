@@ -6,10 +6,12 @@ self-signed, as Heroku Key-Value Store's is. Nothing here mocks Redis.
 
 import os
 import selectors
+import signal
 import socket
 import ssl
 import subprocess
 import sys
+import threading
 import time
 import traceback
 
@@ -18,7 +20,7 @@ import redis
 
 from counter import redis_scripts as keys
 from counter.redis_counter import RedisCounter
-from herokuapp.redis_client import get_redis, registered_script
+from herokuapp.redis_client import get_redis, registered_script, script_connections
 from tests.dyno import ROOT, dyno_environment
 from tests.redis_tls import redis_tls, redis_tls_server  # noqa: F401 (fixtures)
 
@@ -169,11 +171,19 @@ def test_a_script_returns_what_redis_py_s_own_script_object_returns(settings, re
     assert theirs == [4, b"a", -1]
 
 
+def scripts_connection_id(client):
+    """The server's id for the connection the client's scripts used last."""
+    connection = script_connections(client).idle[-1]
+    connection.send_command("CLIENT", "ID")
+    return connection.read_response()
+
+
 def test_a_script_call_that_times_out_leaves_no_late_reply_for_the_next_call(settings, redis_url):
-    """The timed-out call's connection is dropped, not handed to the next call with the slow
+    """The timed-out call's connection is dropped, not used by the next call with the slow
     script's reply still on its way: that call would read 'late' as its own answer."""
     client = use_redis(settings, redis_url)
-    connection_id = client.client_id()
+    registered_script(client, ADD)(keys=[KEY], args=[0])
+    connection_id = scripts_connection_id(client)
     started = time.monotonic()
     with pytest.raises(redis.TimeoutError):
         registered_script(client, SLOW)()
@@ -181,16 +191,84 @@ def test_a_script_call_that_times_out_leaves_no_late_reply_for_the_next_call(set
     with redis.Redis.from_url(redis_url, socket_timeout=5) as patient:
         assert patient.ping(), "the script has answered by now"
     assert registered_script(client, ADD)(keys=[KEY], args=[1]) == 1
-    assert client.client_id() != connection_id, "the pool connected afresh"
+    assert scripts_connection_id(client) != connection_id, "the connection connected afresh"
+
+
+class Interrupted(Exception):
+    pass
+
+
+def test_a_script_call_interrupted_before_its_reply_leaves_no_reply_for_the_next_call(settings, redis_url):
+    """Anything that stops a call between sending and reading (here a signal handler's exception,
+    as gunicorn's SIGTERM or a KeyboardInterrupt would) drops the connection as a timeout does."""
+    client = use_redis(settings, redis_url)
+
+    def interrupt(signum, frame):
+        raise Interrupted
+
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.2)
+        with pytest.raises(Interrupted):
+            registered_script(client, SLOW)()
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    with redis.Redis.from_url(redis_url, socket_timeout=5) as patient:
+        assert patient.ping(), "the script has answered by now"
+    assert registered_script(client, ADD)(keys=[KEY], args=[1]) == 1
+
+
+def test_a_kept_connection_that_redis_closed_is_replaced_without_failing_a_call(settings, redis_url):
+    """As after a restart of Redis, or its timeout for idle clients: the next call connects anew."""
+    client = use_redis(settings, redis_url)
+    add = registered_script(client, ADD)
+    add(keys=[KEY], args=[0])
+    connection_id = scripts_connection_id(client)
+    assert client.client_kill_filter(_id=connection_id) == 1
+    assert add(keys=[KEY], args=[5]) == 5
+    assert scripts_connection_id(client) != connection_id
 
 
 def test_a_script_error_raised_by_redis_leaves_the_connection_usable(settings, redis_url):
     client = use_redis(settings, redis_url)
-    connection_id = client.client_id()
+    registered_script(client, ADD)(keys=[KEY], args=[0])
+    connection_id = scripts_connection_id(client)
     with pytest.raises(redis.ResponseError, match="boom"):
         registered_script(client, "return redis.error_reply('boom')")()
     assert registered_script(client, ADD)(keys=[KEY], args=[4]) == 4
-    assert client.client_id() == connection_id
+    assert scripts_connection_id(client) == connection_id
+
+
+def test_scripts_keep_one_connection_per_call_running_at_once(settings, redis_url):
+    """Calls one after another share one connection; calls at once each get one, and those are
+    kept for later calls rather than returned to the pool and borrowed again."""
+    client = use_redis(settings, redis_url)
+    add, wait = registered_script(client, ADD), registered_script(client, "redis.call('INCR', KEYS[1]); return 1")
+    for _ in range(50):
+        add(keys=[KEY], args=[1])
+    wait(keys=[KEY])
+    assert len(script_connections(client).idle) == 1
+    barrier = threading.Barrier(6)
+
+    def at_once():
+        barrier.wait()
+        for _ in range(200):
+            wait(keys=[KEY])
+
+    threads = [threading.Thread(target=at_once) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    kept = len(script_connections(client).idle)
+    assert 1 < kept <= 6, "as many connections as calls that ran at once"
+    created = client.connection_pool._created_connections
+    for _ in range(200):
+        add(keys=[KEY], args=[1])
+    assert len(script_connections(client).idle) == kept
+    assert client.connection_pool._created_connections == created, "the pool made none since"
+    assert client.get(KEY) == b"1451"
 
 
 # --- one client per process, made lazily ---------------------------------------------------------
@@ -256,16 +334,20 @@ def test_importing_the_wsgi_app_opens_no_redis_connection(redis_tls, sqlite_url)
 
 @pytest.mark.slow
 def test_after_fork_the_child_opens_connections_of_its_own(settings, redis_tls):
-    """gunicorn forks workers from a master: redis-py's pool notices the new pid and starts afresh.
+    """gunicorn forks workers from a master: redis-py's pool notices the new pid and starts afresh,
+    and the connections kept for scripts are forgotten in the child.
 
     The parent connects before forking; parent and child then count on the same client object at
-    once. Had the child reused the parent's TLS connection, the two would have shared one server
-    connection (one CLIENT ID) and garbled each other's replies.
+    once, with commands and with a script. Had the child reused one of the parent's TLS
+    connections, the two would have shared one server connection (one CLIENT ID) and garbled each
+    other's replies.
     """
     hits = 200
     client = use_redis(settings, redis_tls.url)
+    add = registered_script(client, ADD)
     assert client.incr(KEY) == 1
-    parent_id = client.client_id()
+    assert add(keys=[KEY], args=[1]) == 2
+    parent_id, parent_script_id = client.client_id(), scripts_connection_id(client)
     read_end, write_end = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: report and leave without running any of pytest's code
@@ -274,7 +356,9 @@ def test_after_fork_the_child_opens_connections_of_its_own(settings, redis_tls):
             os.close(read_end)
             for _ in range(hits):
                 client.incr(KEY)
-            os.write(write_end, f"{client.client_id()} {int(get_redis() is client)}".encode())
+                add(keys=[KEY], args=[1])
+            report = f"{client.client_id()} {scripts_connection_id(client)} {int(get_redis() is client)}"
+            os.write(write_end, report.encode())
             status = 0
         except BaseException:
             traceback.print_exc()
@@ -284,17 +368,20 @@ def test_after_fork_the_child_opens_connections_of_its_own(settings, redis_tls):
     try:
         for _ in range(hits):
             client.incr(KEY)
+            add(keys=[KEY], args=[1])
     finally:
         _, status = os.waitpid(pid, 0)
         with os.fdopen(read_end, "rb") as pipe:
             report = pipe.read().decode()
     assert os.waitstatus_to_exitcode(status) == 0, "the child counted without error"
-    child_id, same_client = map(int, report.split())
+    child_id, child_script_id, same_client = map(int, report.split())
     assert same_client == 1, "the child used the client object it inherited"
     assert child_id != parent_id, "the child connected on its own"
+    assert child_script_id not in (parent_id, parent_script_id), "for its scripts too"
     assert client.client_id() == parent_id, "the child's exit left the parent's connection open"
+    assert scripts_connection_id(client) == parent_script_id, "and the one its scripts use"
     with redis_tls.client() as verified:
-        assert int(verified.get(KEY)) == 1 + 2 * hits
+        assert int(verified.get(KEY)) == 2 + 4 * hits
 
 
 SERVE_WITHOUT_REDIS = """
