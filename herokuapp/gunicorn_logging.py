@@ -7,6 +7,7 @@ X-Request-Start, milliseconds since the epoch).
 
 import sys
 import time
+from collections.abc import Mapping
 
 from gunicorn.glogging import Logger
 
@@ -28,7 +29,106 @@ def queue_time(request_start_header, received_at):
     return f"{max(0, round(received_at * 1000) - started)}ms"
 
 
+class AccessAtoms(Mapping):
+    """The atoms of one access line, each worked out when the format asks for it.
+
+    gunicorn's own atoms are built in full for every request: each request header, response
+    header and WSGI variable, the time in Apache's format, the process id. The line uses ten of
+    them. Those ten are worked out here as gunicorn would; any other atom a format asks for
+    comes from gunicorn's own, built once for the line.
+    """
+
+    def __init__(self, logger, resp, req, environ, request_time):
+        self.logger = logger
+        self.resp, self.req, self.environ, self.request_time = resp, req, environ, request_time
+        self.full = None
+
+    def __getitem__(self, key):
+        if key.startswith("{") and key[-2:] in ("}i", "}o"):
+            headers = self.req.headers if key[-1] == "i" else self.resp.headers
+            return header(headers, key[1:-2])
+        atom = getattr(self, f"atom_{key}", None)
+        if atom is not None:
+            return atom()
+        return self.gunicorn_atoms()[key]
+
+    def gunicorn_atoms(self):
+        if self.full is None:
+            self.full = Logger.atoms(self.logger, self.resp, self.req, self.environ, self.request_time)
+        return self.full
+
+    def __iter__(self):
+        yield from self.gunicorn_atoms()
+        yield from ("queue", "client")
+
+    def __len__(self):
+        return len(self.gunicorn_atoms()) + 2
+
+    def __bool__(self):
+        return True
+
+    def atom_m(self):
+        return self.environ.get("REQUEST_METHOD")
+
+    def atom_U(self):
+        return self.environ.get("PATH_INFO")
+
+    def atom_s(self):
+        status = self.resp.status
+        return status.split(None, 1)[0] if isinstance(status, str) else status
+
+    def atom_M(self):
+        return self.request_time.seconds * 1000 + self.request_time.microseconds // 1000
+
+    def atom_B(self):
+        return getattr(self.resp, "sent", None)
+
+    def atom_a(self):
+        return self.environ.get("HTTP_USER_AGENT", "-")
+
+    def atom_queue(self):
+        received_at = time.time() - self.request_time.total_seconds()
+        return queue_time(self.environ.get("HTTP_X_REQUEST_START"), received_at)
+
+    def atom_client(self):
+        return client_address(self.environ) or "-"
+
+
+def header(headers, name):
+    """The value of the last header called ``name`` (any case), as gunicorn's atoms keep it."""
+    name = name.lower()
+    values = [value for key, value in headers if key.lower() == name]
+    if not values:
+        raise KeyError(name)
+    return values[-1]
+
+
+class EscapedAtoms(Mapping):
+    """gunicorn's SafeAtoms, one atom at a time: quotes escaped, and '-' for an atom not known."""
+
+    def __init__(self, atoms):
+        self.atoms = atoms
+
+    def __getitem__(self, key):
+        try:
+            value = self.atoms[key.lower() if key.startswith("{") else key]
+        except KeyError:
+            return "-"
+        return value.replace('"', '\\"') if isinstance(value, str) else value
+
+    def __iter__(self):
+        return iter(self.atoms)
+
+    def __len__(self):
+        return len(self.atoms)
+
+    def __bool__(self):  # logging formats with a mapping only if it is true; len() would build it all
+        return True
+
+
 class HerokuLogger(Logger):
+    atoms_wrapper_class = EscapedAtoms
+
     def setup(self, cfg):
         super().setup(cfg)
         for handler in self.error_log.handlers:
@@ -36,8 +136,4 @@ class HerokuLogger(Logger):
                 handler.setStream(sys.stdout)
 
     def atoms(self, resp, req, environ, request_time):
-        atoms = super().atoms(resp, req, environ, request_time)
-        received_at = time.time() - request_time.total_seconds()
-        atoms["queue"] = queue_time(environ.get("HTTP_X_REQUEST_START"), received_at)
-        atoms["client"] = client_address(environ) or "-"
-        return atoms
+        return AccessAtoms(self, resp, req, environ, request_time)

@@ -1,3 +1,4 @@
+import logging
 import re
 import sys
 from datetime import timedelta
@@ -5,6 +6,7 @@ from types import SimpleNamespace
 
 import pytest
 from gunicorn.config import Config
+from gunicorn.glogging import Logger, SafeAtoms
 
 from herokuapp import gunicorn_logging
 from herokuapp.gunicorn_logging import ACCESS_LOG_FORMAT, HerokuLogger, queue_time
@@ -161,6 +163,49 @@ def test_access_line_escapes_quotes_from_the_client(logger):
 
 def test_access_line_is_a_single_line(logger):
     assert "\n" not in access_line(logger, [("X-Forwarded-For", "203.0.113.7"), ("User-Agent", "curl/8.0")])
+
+
+def test_every_atom_reads_as_gunicorn_s_own(logger, monkeypatch):
+    """The atoms are worked out one by one, some here and the rest by gunicorn: whatever a format
+    asks for (GUNICORN_CMD_ARGS may change it), the line reads as with gunicorn's own atoms."""
+    monkeypatch.setattr(logger, "now", lambda: "[25/Nov/2026:12:00:00 +0000]")
+    resp, req, environ = exchange(
+        [("X-Forwarded-For", "203.0.113.7"), ("User-Agent", 'an "agent"'), ("Authorization", "Basic dXNlcjpwYXNz")],
+        response_headers=[("Content-Type", "text/html"), ("X-Request-Id", REQUEST_ID), ("Vary", "a"), ("vary", 'b"')],
+    )
+    request_time = timedelta(seconds=1, microseconds=234_567)
+    theirs = SafeAtoms(Logger.atoms(logger, resp, req, environ, request_time))
+    ours = logger.atoms_wrapper_class(logger.atoms(resp, req, environ, request_time))
+    keys = [*theirs, "{X-Request-Id}o", "{USER-AGENT}i", "{Path_Info}e", "{missing}i", "{missing}o", "{missing}e", "missing"]
+    assert len(theirs) > 30, "request and response headers and WSGI variables among them"
+    for key in keys:
+        assert ours[key] == theirs[key], key
+    every_atom = " ".join(f"%({key})s" for key in keys)
+    assert every_atom % ours == every_atom % theirs
+
+
+def test_the_access_line_is_written_through_logging_as_formatted(tmp_path):
+    """logging formats with the atoms only when it sees them as a mapping that is not empty."""
+    config = Config()
+    config.set("accesslog", str(tmp_path / "access.log"))
+    config.set("access_log_format", ACCESS_LOG_FORMAT)
+    logger = HerokuLogger(config)
+    resp, req, environ = exchange([("X-Forwarded-For", "203.0.113.7")])
+    logger.access(resp, req, environ, timedelta(milliseconds=200))
+    for handler in logger.access_log.handlers:
+        handler.flush()
+    line = (tmp_path / "access.log").read_text()
+    assert line == access_line(logger, [("X-Forwarded-For", "203.0.113.7")]) + "\n"
+    assert logfmt(line)["request_id"] == REQUEST_ID
+
+
+def test_the_heroku_line_is_made_without_building_gunicorn_s_own_atoms(logger):
+    """Building them all (every header and WSGI variable) cost as much as the rest of the line."""
+    resp, req, environ = exchange([("X-Forwarded-For", "203.0.113.7")])
+    atoms = logger.atoms(resp, req, environ, timedelta(milliseconds=200))
+    record = logging.LogRecord("gunicorn.access", logging.INFO, __file__, 1, ACCESS_LOG_FORMAT, (logger.atoms_wrapper_class(atoms),), None)
+    assert logfmt(record.getMessage())["client"] == "203.0.113.7"
+    assert atoms.full is None
 
 
 def test_logger_writes_errors_to_stdout_not_stderr():
