@@ -64,9 +64,6 @@ class AccessAtoms(Mapping):
     def __len__(self):
         return len(self.gunicorn_atoms()) + 2
 
-    def __bool__(self):
-        return True
-
     def atom_m(self):
         return self.environ.get("REQUEST_METHOD")
 
