@@ -7,6 +7,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.wsgi import get_wsgi_application
 from django.template.loader import get_template
 from django.urls import get_resolver
+from django.utils.module_loading import import_string
 
 from herokuapp.environment import ConfigurationError, exit_on_configuration_error
 
@@ -34,3 +35,7 @@ with exit_on_configuration_error():
     get_resolver().url_patterns
     get_template("counter/index.html")
     get_template("503.html")
+    # The configured counter's code: with Redis, redis-py (about 9 MiB and 80 ms of imports a
+    # process), which would otherwise be imported by each worker's first page view. Only imported:
+    # the counter and its connections are created in each worker, after the fork.
+    import_string(settings.COUNTER_BACKEND)

@@ -418,3 +418,30 @@ def test_without_redis_url_redis_py_is_never_imported(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["False"]
+
+
+PRELOAD_WITH_REDIS = """
+import os, sys
+os.environ["DJANGO_SETTINGS_MODULE"] = "herokuapp.settings"
+import herokuapp.wsgi
+from counter.backends import get_counter
+from herokuapp.redis_client import get_redis
+print("redis" in sys.modules, get_redis.cache_info().currsize, get_counter.cache_info().currsize)
+"""
+
+
+@pytest.mark.slow
+def test_with_redis_url_the_preloaded_app_holds_redis_py_but_no_client(tmp_path):
+    """With Redis configured, gunicorn's master imports redis-py with the app, so that its forked
+    workers share those pages and their first views do not pay for the import; the client, its
+    connections and the counter are still created in each worker, after the fork (nothing listens
+    at this REDIS_URL: connecting would fail)."""
+    result = subprocess.run(
+        [sys.executable, "-c", PRELOAD_WITH_REDIS],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+        env=dyno_environment(
+            SECRET_KEY="x" * 50, DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}", REDIS_URL="redis://127.0.0.1:1/0"
+        ),
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["True", "0", "0"]
