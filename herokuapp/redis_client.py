@@ -1,9 +1,10 @@
 """One Redis connection pool per process, created on first use from REDIS_URL.
 
 Created lazily, so that gunicorn's master (which preloads the app) never holds a connection its
-forked workers would share; redis-py itself is imported then too, so that an app without Redis
-never loads it. Timeouts are short: a dead Redis must not hold a request for long. The app's Lua
-scripts are sent by their SHA on connections kept for them (see Script and ScriptConnections).
+forked workers would share. redis-py is imported by the Redis counter's module, which the app
+preloads only when Redis is configured, so an app without Redis never loads it. Timeouts are
+short: a dead Redis must not hold a request for long. The app's Lua scripts are sent by their SHA
+on connections kept for them (see Script and ScriptConnections).
 """
 
 import functools
