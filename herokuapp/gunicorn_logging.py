@@ -94,10 +94,10 @@ class AccessAtoms(Mapping):
 def header(headers, name):
     """The value of the last header called ``name`` (any case), as gunicorn's atoms keep it."""
     name = name.lower()
-    values = [value for key, value in headers if key.lower() == name]
-    if not values:
-        raise KeyError(name)
-    return values[-1]
+    for key, value in reversed(headers):
+        if key.lower() == name:
+            return value
+    raise KeyError(name)
 
 
 class EscapedAtoms(Mapping):
