@@ -5,12 +5,12 @@ in the database while Redis is unreachable, or a total Redis recreates after los
 could run below numbers Redis showed. ``redis_ceiling`` closes that gap: Redis shows a number past
 its copy of the ceiling only once the database's has been raised past it, so every number Redis
 showed is at most the database's ceiling. It is raised COUNTER_CEILING_AHEAD seconds of views
-ahead (see RedisCounter._views_ahead), about one write per busy counter per that many seconds, and
-that many views may share a number when Redis stops answering. ``database_shown`` is the highest
-number shown for a view numbered in the database. A view numbered in the database during an
-outage gets no less than either; the numbers taken in the while after Redis answers again, no less
-than the second; and when Redis's state is recreated, or outage views are merged into it, Redis's
-own numbers rise to them (see redis_scripts.HIT's floor).
+ahead (see RedisCounter._views_ahead), about one write per busy counter and process per that many
+seconds, and that many views may share a number when Redis stops answering. ``database_shown`` is
+the highest number shown for a view numbered in the database. A view numbered in the database
+during an outage gets no less than either; the numbers taken in the while after Redis answers
+again, no less than the second; and when Redis's state is recreated, or outage views are merged
+into it, Redis's own numbers rise to them (see redis_scripts.HIT's floor).
 """
 
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connection, connections

@@ -58,6 +58,8 @@ class RedisCounter:
         self.breaker = CircuitBreaker()
         self.database_breaker = CircuitBreaker()  # for raising the ceiling while Redis answers
         self.raised = {}  # name: (when, the number shown) this process raised the ceiling (see _views_ahead)
+        self.ceilings = {}  # name: the database's ceiling as this process last raised it (it never falls)
+        self._raising = threading.Lock()
         self.flusher = FlusherThread(self)
         self.shown = {}
         self.shown_in_outage = {}  # the highest number shown for a view counted in the database
@@ -276,21 +278,30 @@ class RedisCounter:
         the database if Redis stops answering now is no lower (see counter.bounds). If the
         database cannot answer, the number is shown anyway, and for the breaker's back-off the page
         does not wait on it again; the first number shown after that raises the ceiling past all of
-        them."""
-        if shown <= ceiling or not self.database_breaker.allow():
+        them.
+
+        A process's threads raise it one at a time. Those that pass Redis's copy while another is
+        raising it, as every thread does until that raise reaches Redis, wait for it, and those
+        whose numbers it covered write nothing: a busy counter then takes one write per process
+        each time its numbers pass the ceiling, not one per thread."""
+        if shown <= ceiling or shown <= self.ceilings.get(name, 0):
             return shown
-        now = time.monotonic()
-        try:
-            raised = bounds.raise_ceiling(name, shown + self._views_ahead(name, shown, now))
-        except DatabaseError as error:
-            self.database_breaker.failed()
-            log.warning("could not raise the counter's ceiling in the database: %s", error)
-            return shown
-        self.database_breaker.succeeded()
-        with self._shown_lock:
-            last = self.raised.get(name)
-            if last is None or now - last[0] >= settings.COUNTER_CEILING_AHEAD:
-                self.raised[name] = (now, shown)
+        with self._raising:
+            if shown <= self.ceilings.get(name, 0) or not self.database_breaker.allow():
+                return shown
+            now = time.monotonic()
+            try:
+                raised = bounds.raise_ceiling(name, shown + self._views_ahead(name, shown, now))
+            except DatabaseError as error:
+                self.database_breaker.failed()
+                log.warning("could not raise the counter's ceiling in the database: %s", error)
+                return shown
+            self.database_breaker.succeeded()
+            with self._shown_lock:
+                self.ceilings[name] = max(raised, self.ceilings.get(name, 0))
+                last = self.raised.get(name)
+                if last is None or now - last[0] >= settings.COUNTER_CEILING_AHEAD:
+                    self.raised[name] = (now, shown)
         try:
             self.client()[1].raise_ceiling(keys=[keys.meta(name)], args=[raised])
         except redis.RedisError as error:  # the next view past Redis's copy raises it again
@@ -496,5 +507,6 @@ class RedisCounter:
                     self.seen.pop(name, None)
                     self.shown_in_outage.pop(name, None)
                     self.raised.pop(name, None)
+                    self.ceilings.pop(name, None)
                     forgotten += 1
         return forgotten

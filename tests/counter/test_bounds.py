@@ -3,9 +3,12 @@ only once it is raised, numbers taken in the database rise to the bounds, and Re
 to them when its state is recreated or outage views are merged into it. On real Redis and the
 real database."""
 
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+import redis
 from django.db import DatabaseError, OperationalError, connection
 from django.test.utils import CaptureQueriesContext
 
@@ -56,6 +59,65 @@ def test_numbers_under_redis_s_copy_of_the_ceiling_cost_no_database_write(monkey
     assert raises == [2] and under.captured_queries == []
     assert counter.hit("page") == 3
     assert raises == [2, 4]
+
+
+def test_a_number_under_the_ceiling_this_process_raised_costs_no_write_while_redis_s_copy_lags(
+    monkeypatch, settings, counter
+):
+    counter.hit("page")  # the ceiling is 2, in the database and in Redis
+    counter.raised["page"] = (time.monotonic() - 1, -10)  # ten views a second: the next raise goes ahead
+    settings.COUNTER_CEILING_AHEAD = 1
+    raises = []
+    raise_ceiling = bounds.raise_ceiling
+
+    def recording(name, target):
+        raises.append(target)
+        return raise_ceiling(name, target)
+
+    def redis_refuses(**kwargs):
+        raise redis.ConnectionError("Redis went away")
+
+    monkeypatch.setattr(bounds, "raise_ceiling", recording)
+    monkeypatch.setattr(counter.client()[1], "raise_ceiling", redis_refuses)
+    assert [counter.hit("page") for _ in range(2)] == [2, 3]
+    raised = row()["redis_ceiling"]
+    assert raises == [raised] and raised > 5 and redis_ceiling() == 2, (
+        "the database's ceiling went ahead, Redis's copy stayed behind"
+    )
+    assert [counter.hit("page") for _ in range(raised - 3)] == list(range(4, raised + 1))
+    assert raises == [raised], "past Redis's copy, but not past the ceiling this process raised"
+    assert counter.hit("page") == raised + 1
+    assert len(raises) == 2 and row()["redis_ceiling"] > raised + 1
+
+
+def test_threads_that_pass_the_ceiling_together_raise_it_once(monkeypatch, settings, counter):
+    """Until a raise reaches Redis's copy, every view passes it: one write, the others wait for it."""
+    assert [counter.hit("page") for _ in range(2)] == [1, 2]  # the ceiling is 2
+    counter.raised["page"] = (time.monotonic() - 1, -100)  # a hundred views a second: raises go far ahead
+    settings.COUNTER_CEILING_AHEAD = 1
+    raises, first_raising, let_it_finish = [], threading.Event(), threading.Event()
+    raise_ceiling = bounds.raise_ceiling
+
+    def slow(name, target):
+        raises.append(target)
+        first_raising.set()
+        let_it_finish.wait(10)
+        return raise_ceiling(name, target)
+
+    monkeypatch.setattr(bounds, "raise_ceiling", slow)
+    with ThreadPoolExecutor(max_workers=5) as pool:
+        first = pool.submit(counter.hit, "page")
+        assert first_raising.wait(10)
+        others = [pool.submit(counter.hit, "page") for _ in range(4)]
+        deadline = time.monotonic() + 10
+        while int(get_redis().get(keys.total("page"))) < 7 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.2)  # from Redis's answer to the ceiling: a few lines of Python
+        let_it_finish.set()
+        shown = sorted([first.result(10)] + [other.result(10) for other in others])
+    assert shown == [3, 4, 5, 6, 7]
+    assert len(raises) == 1, f"one raise covered every view, not one raise each: {raises}"
+    assert row()["redis_ceiling"] == raises[0] >= 7
 
 
 def test_the_ceiling_goes_ahead_by_the_views_of_counter_ceiling_ahead_seconds(settings, counter):
