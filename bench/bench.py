@@ -261,6 +261,35 @@ def busiest_worker_share(before, after, master):
     return max(used) / sum(used) if len(used) > 1 and sum(used) else None
 
 
+def connections_by_process(port, pids):
+    """How many established TCP connections to ``port`` each of ``pids`` holds: the sockets in
+    /proc's connection tables whose local port it is, found among each process's open files."""
+    sockets = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except FileNotFoundError:  # a kernel without IPv6
+            continue
+        for line in lines:
+            fields = line.split()
+            if fields[3] == "01" and int(fields[1].rsplit(":", 1)[1], 16) == port:  # 01: ESTABLISHED
+                sockets.add(f"socket:[{fields[9]}]")
+    counts = {}
+    for pid in pids:
+        try:
+            descriptors = os.listdir(f"/proc/{pid}/fd")
+        except OSError:  # the process is gone
+            continue
+        count = 0
+        for descriptor in descriptors:
+            try:
+                count += os.readlink(f"/proc/{pid}/fd/{descriptor}") in sockets
+            except OSError:  # closed meanwhile
+                pass
+        counts[pid] = count
+    return counts
+
+
 def memory(pids):
     """RSS and PSS in MiB per process, from /proc/<pid>/smaps_rollup."""
     result = {}
@@ -358,20 +387,33 @@ class Server:
 # --- wrk --------------------------------------------------------------------------------------
 
 
-def wrk(port, path, seconds, args):
+def wrk(port, path, seconds, args, during=None):
+    """Load the server for ``seconds``; ``during()``, if given, is called a second into the load
+    (halfway, for a shorter one) and its answer returned as ``during``."""
     command = [
         "wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{seconds}s", "--latency",
         "--timeout", "10s", "-s", str(LUA), f"http://127.0.0.1:{port}{path}",
     ]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    result = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60)
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        if during:
+            time.sleep(min(1.0, seconds / 2))
+            sampled = during()
+        stdout, stderr = process.communicate(timeout=seconds + 60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if result.returncode:
-        raise BenchError(f"wrk failed:\n{result.stdout}{result.stderr}")
-    line = next((l for l in result.stdout.splitlines() if l.startswith("BENCH_JSON ")), None)
+    if process.returncode:
+        raise BenchError(f"wrk failed:\n{stdout}{stderr}")
+    line = next((l for l in stdout.splitlines() if l.startswith("BENCH_JSON ")), None)
     if line is None:
-        raise BenchError(f"wrk printed no BENCH_JSON line (is bench/router.lua in use?):\n{result.stdout}")
+        raise BenchError(f"wrk printed no BENCH_JSON line (is bench/router.lua in use?):\n{stdout}")
     measured = json.loads(line.removeprefix("BENCH_JSON "))
+    if during:
+        measured["during"] = sampled
     measured["client_cpu_ms"] = (after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime) * 1000
     measured["command"] = shlex.join(command).replace(str(LUA), "bench/router.lua")  # no machine paths in results
     return measured
@@ -430,7 +472,8 @@ def measure(target, concurrency, services, secret_key, workdir, args, static_pat
         cpu_before, pg_before = cpu_ticks(pids), cpu_ticks(backends)
         redis_before = services.redis_cpu_seconds()
 
-        load = wrk(server.port, path, args.duration, args)
+        workers = [pid for pid in pids if pid != server.process.pid]
+        load = wrk(server.port, path, args.duration, args, during=lambda: connections_by_process(server.port, workers))
 
         pids = process_tree(server.process.pid)
         cpu_after = cpu_ticks(pids)
@@ -469,6 +512,7 @@ def measure(target, concurrency, services, secret_key, workdir, args, static_pat
         "log_problem_sample": log_problems(logged)[:3],
         "server_cpu_ms_per_request": per_request(cpu_delta_ms(cpu_before, cpu_after)),
         "busiest_worker_cpu_share": busiest_worker_share(cpu_before, cpu_after, server.process.pid),
+        "connections_per_worker": sorted(load["during"].values(), reverse=True),
         "postgres_cpu_ms_per_request": per_request(cpu_delta_ms(pg_before, pg_after)) if backends or pg_before else 0.0,
         "redis_server_cpu_ms_per_request": per_request((redis_after - redis_before) * 1000),
         "client_cpu_ms_per_request": per_request(load["client_cpu_ms"]),
@@ -840,6 +884,8 @@ def main(argv):
                     problems = f", {run['log_problems']} warning/error log lines" if run["log_problems"] else ""
                     share = run["busiest_worker_cpu_share"]
                     spread = f"  busiest worker {share:.0%} of CPU" if share is not None else ""
+                    if len(run["connections_per_worker"]) > 1:
+                        spread += f", connections {'/'.join(map(str, run['connections_per_worker']))}"
                     log(f"  WEB_CONCURRENCY={concurrency} round {round_number}/{args.rounds} {target[0]:<9} "
                         f"boot {run['boot_s']:.2f} s  {run['rps']:7.0f} req/s  p99 {run['latency_ms']['p99']:6.1f} ms  "
                         f"non-2xx {run['non_2xx']}  socket errors {run['socket_errors']}  "

@@ -5,6 +5,7 @@ Nothing here asserts a speed: the figures are the benchmark's to report, not CI'
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import xml.etree.ElementTree as ElementTree
@@ -101,6 +102,25 @@ def test_the_busiest_workers_share_tells_whether_the_load_was_spread_over_the_wo
     assert bench.busiest_worker_share({master: 5, first: 100}, {master: 6, first: 300}, master) is None
 
 
+def test_connections_are_counted_for_the_process_that_accepted_them():
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    clients = [socket.create_connection(("127.0.0.1", port)) for _ in range(3)]
+    accepted = [listener.accept()[0] for _ in clients]
+    bystander = subprocess.Popen(["sleep", "30"])
+    try:
+        counts = bench.connections_by_process(port, [os.getpid(), bystander.pid])
+        assert counts == {os.getpid(): 3, bystander.pid: 0}, "the clients' own ends, on other ports, are not counted"
+        accepted.pop().close()
+        assert bench.connections_by_process(port, [os.getpid()]) == {os.getpid(): 2}
+    finally:
+        bystander.kill()
+        bystander.wait()
+        for connection in accepted + clients + [listener]:
+            connection.close()
+    assert bench.connections_by_process(port, [bystander.pid]) == {}, "a process that is gone is left out"
+
+
 def test_a_run_that_one_worker_served_is_measured_again_and_the_table_says_so():
     shares = iter([1.0, 0.97, 0.55])
     measured = bench.measure_spread(lambda: run("redis", 1, 900, busiest_worker_cpu_share=next(shares)), retries=2)
@@ -178,6 +198,7 @@ def test_one_round_of_the_page_and_the_yardstick_runs_end_to_end(tmp_path):
     assert 0 < requests <= counted <= requests + 16, "every view wrk saw answered, and those still in flight at the end"
     assert runs["redis"]["processes"] == 2, "the master and its one worker"
     assert runs["redis"]["busiest_worker_cpu_share"] is None
+    assert runs["redis"]["connections_per_worker"] == [16], "wrk's 16 connections, held by the one worker"
     assert {c["criterion"] for c in results["criteria"]} == {"redis_rps", "postgres_rps", "redis_p99", "boot"}
     assert str(ROOT) not in output.read_text(), "no path of this machine in what gets committed"
     assert ElementTree.parse(chart).getroot().tag == "{http://www.w3.org/2000/svg}svg"
