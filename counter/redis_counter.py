@@ -59,7 +59,7 @@ class RedisCounter:
         self.database_breaker = CircuitBreaker()  # for raising the ceiling while Redis answers
         self.raised = {}  # name: (when, the number shown) this process raised the ceiling (see _views_ahead)
         self.ceilings = {}  # name: the database's ceiling as this process last raised it (it never falls)
-        self._raising = threading.Lock()
+        self._raising = {}  # name: the lock its raises take one at a time
         self.flusher = FlusherThread(self)
         self.shown = {}
         self.shown_in_outage = {}  # the highest number shown for a view counted in the database
@@ -280,13 +280,14 @@ class RedisCounter:
         does not wait on it again; the first number shown after that raises the ceiling past all of
         them.
 
-        A process's threads raise it one at a time. Those that pass Redis's copy while another is
-        raising it, as every thread does until that raise reaches Redis, wait for it, and those
-        whose numbers it covered write nothing: a busy counter then takes one write per process
-        each time its numbers pass the ceiling, not one per thread."""
+        A process's threads raise a counter's ceiling one at a time. Those that pass Redis's copy
+        while another is raising it, as every thread does until that raise reaches Redis, wait for
+        it, and those whose numbers it covered write nothing: a busy counter then takes one write
+        per process each time its numbers pass the ceiling, not one per thread. Other counters'
+        raises do not wait for it."""
         if shown <= ceiling or shown <= self.ceilings.get(name, 0):
             return shown
-        with self._raising:
+        with self._raising.setdefault(name, threading.Lock()):
             if shown <= self.ceilings.get(name, 0) or not self.database_breaker.allow():
                 return shown
             now = time.monotonic()
@@ -508,5 +509,6 @@ class RedisCounter:
                     self.shown_in_outage.pop(name, None)
                     self.raised.pop(name, None)
                     self.ceilings.pop(name, None)
+                    self._raising.pop(name, None)
                     forgotten += 1
         return forgotten

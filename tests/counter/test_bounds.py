@@ -36,6 +36,14 @@ def redis_ceiling(name="page"):
     return int(get_redis().hget(keys.meta(name), "ceiling"))
 
 
+def hit_in_a_thread(counter, name):
+    """A view served by another thread, which closes its own database connection afterwards."""
+    try:
+        return counter.hit(name)
+    finally:
+        connection.close()
+
+
 def test_a_number_past_redis_s_ceiling_is_shown_once_the_database_s_is_raised_past_it(counter):
     shown = [counter.hit("page") for _ in range(5)]
     assert shown == [1, 2, 3, 4, 5]
@@ -106,9 +114,9 @@ def test_threads_that_pass_the_ceiling_together_raise_it_once(monkeypatch, setti
 
     monkeypatch.setattr(bounds, "raise_ceiling", slow)
     with ThreadPoolExecutor(max_workers=5) as pool:
-        first = pool.submit(counter.hit, "page")
+        first = pool.submit(hit_in_a_thread, counter, "page")
         assert first_raising.wait(10)
-        others = [pool.submit(counter.hit, "page") for _ in range(4)]
+        others = [pool.submit(hit_in_a_thread, counter, "page") for _ in range(4)]
         deadline = time.monotonic() + 10
         while int(get_redis().get(keys.total("page"))) < 7 and time.monotonic() < deadline:
             time.sleep(0.01)
@@ -118,6 +126,29 @@ def test_threads_that_pass_the_ceiling_together_raise_it_once(monkeypatch, setti
     assert shown == [3, 4, 5, 6, 7]
     assert len(raises) == 1, f"one raise covered every view, not one raise each: {raises}"
     assert row()["redis_ceiling"] == raises[0] >= 7
+
+
+def test_a_counter_s_raise_does_not_wait_for_another_counter_s(monkeypatch, counter):
+    raising_page, let_it_finish = threading.Event(), threading.Event()
+    raise_ceiling = bounds.raise_ceiling
+
+    def page_s_hangs(name, target):
+        if name == "page":
+            raising_page.set()
+            let_it_finish.wait(30)
+        return raise_ceiling(name, target)
+
+    monkeypatch.setattr(bounds, "raise_ceiling", page_s_hangs)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        page = pool.submit(hit_in_a_thread, counter, "page")
+        assert raising_page.wait(10)
+        try:
+            other = pool.submit(hit_in_a_thread, counter, "other")
+            assert other.result(5) == 1, "another counter's view is shown while the page's raise hangs"
+            assert row("other")["redis_ceiling"] == 2
+        finally:
+            let_it_finish.set()
+        assert page.result(10) == 1
 
 
 def test_the_ceiling_goes_ahead_by_the_views_of_counter_ceiling_ahead_seconds(settings, counter):
