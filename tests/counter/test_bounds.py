@@ -36,6 +36,23 @@ def redis_ceiling(name="page"):
     return int(get_redis().hget(keys.meta(name), "ceiling"))
 
 
+def hold_raises(monkeypatch, of="page"):
+    """Make each database raise of ``of``'s ceiling wait until ``release`` is set. Returns the
+    targets asked for, an event set once a raise is held, and ``release``."""
+    asked, holding, release = [], threading.Event(), threading.Event()
+    raise_ceiling = bounds.raise_ceiling
+
+    def held(name, target):
+        if name == of:
+            asked.append(target)
+            holding.set()
+            release.wait(30)
+        return raise_ceiling(name, target)
+
+    monkeypatch.setattr(bounds, "raise_ceiling", held)
+    return asked, holding, release
+
+
 def hit_in_a_thread(counter, name):
     """A view served by another thread, which closes its own database connection afterwards."""
     try:
@@ -103,16 +120,7 @@ def test_threads_that_pass_the_ceiling_together_raise_it_once(monkeypatch, setti
     assert [counter.hit("page") for _ in range(2)] == [1, 2]  # the ceiling is 2
     counter.raised["page"] = (time.monotonic() - 1, -100)  # a hundred views a second: raises go far ahead
     settings.COUNTER_CEILING_AHEAD = 1
-    raises, first_raising, let_it_finish = [], threading.Event(), threading.Event()
-    raise_ceiling = bounds.raise_ceiling
-
-    def slow(name, target):
-        raises.append(target)
-        first_raising.set()
-        let_it_finish.wait(10)
-        return raise_ceiling(name, target)
-
-    monkeypatch.setattr(bounds, "raise_ceiling", slow)
+    raises, first_raising, let_it_finish = hold_raises(monkeypatch)
     with ThreadPoolExecutor(max_workers=5) as pool:
         first = pool.submit(hit_in_a_thread, counter, "page")
         assert first_raising.wait(10)
@@ -129,16 +137,7 @@ def test_threads_that_pass_the_ceiling_together_raise_it_once(monkeypatch, setti
 
 
 def test_a_counter_s_raise_does_not_wait_for_another_counter_s(monkeypatch, counter):
-    raising_page, let_it_finish = threading.Event(), threading.Event()
-    raise_ceiling = bounds.raise_ceiling
-
-    def page_s_hangs(name, target):
-        if name == "page":
-            raising_page.set()
-            let_it_finish.wait(30)
-        return raise_ceiling(name, target)
-
-    monkeypatch.setattr(bounds, "raise_ceiling", page_s_hangs)
+    _, raising_page, let_it_finish = hold_raises(monkeypatch)
     with ThreadPoolExecutor(max_workers=2) as pool:
         page = pool.submit(hit_in_a_thread, counter, "page")
         assert raising_page.wait(10)
