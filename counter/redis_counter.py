@@ -299,7 +299,7 @@ class RedisCounter:
                 return shown
             self.database_breaker.succeeded()
             with self._shown_lock:
-                self.ceilings[name] = max(raised, self.ceilings.get(name, 0))
+                self.ceilings[name] = raised  # the database's, after every earlier raise
                 last = self.raised.get(name)
                 if last is None or now - last[0] >= settings.COUNTER_CEILING_AHEAD:
                     self.raised[name] = (now, shown)

@@ -36,6 +36,19 @@ def redis_ceiling(name="page"):
     return int(get_redis().hget(keys.meta(name), "ceiling"))
 
 
+def record_raises(monkeypatch):
+    """The targets of the database raises of any counter's ceiling, in the order asked for."""
+    asked = []
+    raise_ceiling = bounds.raise_ceiling
+
+    def recording(name, target):
+        asked.append(target)
+        return raise_ceiling(name, target)
+
+    monkeypatch.setattr(bounds, "raise_ceiling", recording)
+    return asked
+
+
 def hold_raises(monkeypatch, of="page"):
     """Make each database raise of ``of``'s ceiling wait until ``release`` is set. Returns the
     targets asked for, an event set once a raise is held, and ``release``."""
@@ -69,14 +82,7 @@ def test_a_number_past_redis_s_ceiling_is_shown_once_the_database_s_is_raised_pa
 
 
 def test_numbers_under_redis_s_copy_of_the_ceiling_cost_no_database_write(monkeypatch, counter):
-    raises = []
-    raise_ceiling = bounds.raise_ceiling
-
-    def recording(name, target):
-        raises.append(target)
-        return raise_ceiling(name, target)
-
-    monkeypatch.setattr(bounds, "raise_ceiling", recording)
+    raises = record_raises(monkeypatch)
     counter.hit("page")
     assert raises == [2]
     with CaptureQueriesContext(connection) as under:
@@ -92,17 +98,11 @@ def test_a_number_under_the_ceiling_this_process_raised_costs_no_write_while_red
     counter.hit("page")  # the ceiling is 2, in the database and in Redis
     counter.raised["page"] = (time.monotonic() - 1, -10)  # ten views a second: the next raise goes ahead
     settings.COUNTER_CEILING_AHEAD = 1
-    raises = []
-    raise_ceiling = bounds.raise_ceiling
-
-    def recording(name, target):
-        raises.append(target)
-        return raise_ceiling(name, target)
+    raises = record_raises(monkeypatch)
 
     def redis_refuses(**kwargs):
         raise redis.ConnectionError("Redis went away")
 
-    monkeypatch.setattr(bounds, "raise_ceiling", recording)
     monkeypatch.setattr(counter.client()[1], "raise_ceiling", redis_refuses)
     assert [counter.hit("page") for _ in range(2)] == [2, 3]
     raised = row()["redis_ceiling"]
