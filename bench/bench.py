@@ -813,7 +813,7 @@ def parse_args(argv):
     parser.add_argument("--threads", type=int, default=2, help="wrk threads (default 2)")
     parser.add_argument("--connections", type=int, default=16, help="wrk connections (default 16)")
     parser.add_argument("--retries", type=int, default=2,
-                        help=f"times a run is measured again when one worker used over {LOPSIDED_SHARE:.0%} of the workers' CPU (default 2)")
+                        help=f"times a run is measured again when one worker used over {LOPSIDED_SHARE * 100:.0f}%% of the workers' CPU (default 2)")
     parser.add_argument("--output", default=str(BENCH / "results.json"), help="JSON results (default bench/results.json)")
     parser.add_argument("--chart", default=str(BENCH / "chart.svg"), help="SVG chart (default bench/chart.svg)")
     args = parser.parse_args(argv)

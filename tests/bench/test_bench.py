@@ -173,6 +173,17 @@ def test_the_command_line_refuses_what_wrk_cannot_do():
             bench.parse_args(argv)
 
 
+def test_the_command_line_explains_every_flag(capsys):
+    with pytest.raises(SystemExit) as exited:
+        bench.parse_args(["--help"])
+    assert exited.value.code == 0
+    shown = " ".join(capsys.readouterr().out.split())
+    assert "usage: bench/run" in shown
+    assert "used over 80% of the workers' CPU" in shown
+    for flag in ("--quick", "--rounds", "--duration", "--warmup", "--concurrency", "--targets", "--retries", "--output", "--chart"):
+        assert flag in shown
+
+
 @pytest.mark.slow
 def test_one_round_of_the_page_and_the_yardstick_runs_end_to_end(tmp_path):
     if not shutil.which("wrk"):
