@@ -86,6 +86,20 @@ def test_the_table_says_plainly_which_targets_are_not_met_and_shows_a_ratio_just
     assert "Checks: every response was a 200" in text
 
 
+def test_each_ratio_target_shows_how_far_its_rounds_spread_around_the_median():
+    runs = [
+        run("yardstick", 1, 1000, p99=10.0), run("redis", 1, 760, p99=12.0),
+        run("yardstick", 2, 1000, p99=10.0), run("redis", 2, 980, p99=11.0),
+        run("yardstick", 3, 1000, p99=10.0), run("redis", 3, 820, p99=15.0),
+    ]
+    summary = bench.summarize(runs, [2], ["redis", "yardstick"])
+    text = bench.table(summary, bench.criteria(summary), {"redis": "r", "yardstick": "y"})
+    assert "0.820x  NOT MET  (rounds 0.76-0.98)" in text
+    assert "1.200x  MET  (rounds 1.10-1.50)" in text
+    one_round = bench.summarize(runs[:2], [2], ["redis", "yardstick"])
+    assert judged(one_round)["redis_rps", 2]["detail"] == "", "one round has no spread to show"
+
+
 def test_the_table_lists_every_problem_a_target_had():
     runs = [run("yardstick", 1, 1000), run("redis", 1, 900, non_2xx=3, counted=990, log_problems=1)]
     summary = bench.summarize(runs, [2], ["redis", "yardstick"])
