@@ -5,8 +5,9 @@ in the database while Redis is unreachable, or a total Redis recreates after los
 could run below numbers Redis showed. ``redis_ceiling`` closes that gap: Redis shows a number past
 its copy of the ceiling only once the database's has been raised past it, so every number Redis
 showed is at most the database's ceiling. It is raised COUNTER_CEILING_AHEAD seconds of views
-ahead (see RedisCounter._views_ahead), about one write per busy counter and process per that many
-seconds, and that many views may share a number when Redis stops answering. ``database_shown`` is
+ahead (see RedisCounter._views_ahead) once views come within a quarter of that of it (see
+RedisCounter._below_ceiling), a write per busy counter and process every three quarters of that
+many seconds, and that many views may share a number when Redis stops answering. ``database_shown`` is
 the highest number shown for a view numbered in the database. A view numbered in the database
 during an outage gets no less than either; the numbers taken in the while after Redis answers
 again, no less than the second; and when Redis's state is recreated, or outage views are merged

@@ -31,6 +31,9 @@ NAMES_KEPT = 1_000
 FORGET_EVERY = 60.0
 # The most views a ceiling is raised ahead of the number shown, whatever the rate (see bounds).
 MAX_AHEAD = 10_000
+# A view this share of the last raise's step under the ceiling raises it again, so that at a steady
+# rate the raise is done before any view reaches the ceiling (see _below_ceiling).
+RAISE_EARLY = 0.25
 
 
 def never_connected(error):
@@ -59,6 +62,7 @@ class RedisCounter:
         self.database_breaker = CircuitBreaker()  # for raising the ceiling while Redis answers
         self.raised = {}  # name: (when, the number shown) this process raised the ceiling (see _views_ahead)
         self.ceilings = {}  # name: the database's ceiling as this process last raised it (it never falls)
+        self.early = {}  # name: how far under the ceiling a view raises it (see RAISE_EARLY)
         self._raising = {}  # name: the lock its raises take one at a time
         self.flusher = FlusherThread(self)
         self.shown = {}
@@ -274,21 +278,30 @@ class RedisCounter:
 
     def _below_ceiling(self, name, shown, ceiling):
         """Return ``shown``, a number Redis numbered, once the database's ceiling is past it: if it is
-        past Redis's copy (``ceiling``), the database's is raised first, so that a number taken in
-        the database if Redis stops answering now is no lower (see counter.bounds). If the
+        past both Redis's copy (``ceiling``) and the ceiling this process raised last, the
+        database's is raised first, so that a number taken in the database if Redis stops
+        answering now is no lower (see counter.bounds). If the
         database cannot answer, the number is shown anyway, and for the breaker's back-off the page
         does not wait on it again; the first number shown after that raises the ceiling past all of
         them.
 
-        A process's threads raise a counter's ceiling one at a time. Those that pass Redis's copy
-        while another is raising it, as every thread does until that raise reaches Redis, wait for
-        it, and those whose numbers it covered write nothing: a busy counter then takes one write
-        per process each time its numbers pass the ceiling, not one per thread. Other counters'
-        raises do not wait for it."""
-        if shown <= ceiling or shown <= self.ceilings.get(name, 0):
+        A view that comes within RAISE_EARLY of the last raise's step under the ceiling raises it
+        without waiting for anyone: at a steady rate the raise is done before any view reaches the
+        ceiling, and only the view that sends it waits for the database. A process's threads raise
+        a counter's ceiling one at a time. Those that pass the ceiling while another is raising it
+        wait for it, and those whose numbers it covered write nothing: a busy counter then takes
+        one write per process each time its numbers near the ceiling, not one per thread. Other
+        counters' raises do not wait for it."""
+        known = max(ceiling, self.ceilings.get(name, 0))
+        if shown <= known - self.early.get(name, 0):
             return shown
-        with self._raising.setdefault(name, threading.Lock()):
-            if shown <= self.ceilings.get(name, 0) or not self.database_breaker.allow():
+        past = shown > known
+        raising = self._raising.setdefault(name, threading.Lock())
+        if not raising.acquire(blocking=past):
+            return shown  # under the ceiling, which another thread is raising already
+        try:
+            under = self.ceilings.get(name, 0) - (0 if past else self.early.get(name, 0))
+            if shown <= under or not self.database_breaker.allow():
                 return shown
             now = time.monotonic()
             try:
@@ -300,12 +313,15 @@ class RedisCounter:
             self.database_breaker.succeeded()
             with self._shown_lock:
                 self.ceilings[name] = raised  # the database's, after every earlier raise
+                self.early[name] = int((raised - shown) * RAISE_EARLY)
                 last = self.raised.get(name)
                 if last is None or now - last[0] >= settings.COUNTER_CEILING_AHEAD:
                     self.raised[name] = (now, shown)
+        finally:
+            raising.release()
         try:
             self.client()[1].raise_ceiling(keys=[keys.meta(name)], args=[raised])
-        except redis.RedisError as error:  # the next view past Redis's copy raises it again
+        except redis.RedisError as error:  # Redis's copy lags until a later raise reaches it
             log.warning("could not raise the counter's ceiling in Redis: %s", error)
         return shown
 
@@ -315,7 +331,7 @@ class RedisCounter:
         this process measures from, and over that many seconds at least, so that a burst on a
         counter viewed seldom takes no big step; one view at least. The raise measured from moves
         on once it is that many seconds old: a busy counter's first raises go about twice as far
-        each time, then come about that many seconds apart."""
+        each time, then come about three quarters of that many seconds apart (see RAISE_EARLY)."""
         ahead = settings.COUNTER_CEILING_AHEAD
         last = self.raised.get(name)
         if last is None or not ahead:
@@ -509,6 +525,7 @@ class RedisCounter:
                     self.shown_in_outage.pop(name, None)
                     self.raised.pop(name, None)
                     self.ceilings.pop(name, None)
+                    self.early.pop(name, None)
                     self._raising.pop(name, None)
                     forgotten += 1
         return forgotten

@@ -127,9 +127,9 @@ COUNTER_BACKEND = {"redis": "counter.redis_counter.RedisCounter", "database": "c
 COUNTER_FLUSH_INTERVAL = env.number("COUNTER_FLUSH_INTERVAL", 1.0, minimum=0, maximum=60)
 
 # With Redis, the database is told how high Redis's numbers may go, this many seconds of views
-# ahead of the number shown: about one database write per counter and process per this many
-# seconds, and as many views showing the same number when Redis stops answering, so none shows
-# less than before.
+# ahead of the number shown: a database write per busy counter and process every three quarters of
+# this many seconds, and as many views showing the same number when Redis stops answering, so none
+# shows less than before.
 COUNTER_CEILING_AHEAD = env.number("COUNTER_CEILING_AHEAD", 0.1, minimum=0, maximum=10)
 
 # The counter API is open to anyone: each client (by the address Heroku's router saw) may make

@@ -109,10 +109,12 @@ def test_a_number_under_the_ceiling_this_process_raised_costs_no_write_while_red
     assert raises == [raised] and raised > 5 and redis_ceiling() == 2, (
         "the database's ceiling went ahead, Redis's copy stayed behind"
     )
-    assert [counter.hit("page") for _ in range(raised - 3)] == list(range(4, raised + 1))
-    assert raises == [raised], "past Redis's copy, but not past the ceiling this process raised"
-    assert counter.hit("page") == raised + 1
-    assert len(raises) == 2 and row()["redis_ceiling"] > raised + 1
+    near = raised - counter.early["page"]
+    assert near < raised, "a step of a dozen views: the next raise starts a quarter of it short"
+    assert [counter.hit("page") for _ in range(near - 3)] == list(range(4, near + 1))
+    assert raises == [raised], "past Redis's copy, but not near the ceiling this process raised"
+    assert counter.hit("page") == near + 1
+    assert len(raises) == 2 and row()["redis_ceiling"] > raised
 
 
 def test_threads_that_pass_the_ceiling_together_raise_it_once(monkeypatch, settings, counter):
@@ -134,6 +136,33 @@ def test_threads_that_pass_the_ceiling_together_raise_it_once(monkeypatch, setti
     assert shown == [3, 4, 5, 6, 7]
     assert len(raises) == 1, f"one raise covered every view, not one raise each: {raises}"
     assert row()["redis_ceiling"] == raises[0] >= 7
+
+
+def test_a_view_near_the_ceiling_raises_it_while_the_views_under_it_are_shown_without_waiting(
+    monkeypatch, settings, counter
+):
+    """At a steady rate the raise is sent a quarter of a step early, so no view waits for it but
+    the one that sends it."""
+    assert [counter.hit("page") for _ in range(2)] == [1, 2]  # the ceiling is 2
+    counter.raised["page"] = (time.monotonic() - 1, -100)  # a hundred views a second: raises go far ahead
+    settings.COUNTER_CEILING_AHEAD = 1
+    counter.hit("page")
+    ceiling, early = row()["redis_ceiling"], counter.early["page"]
+    assert early == (ceiling - 3) // 4 > 0, "a quarter of the step the raise took past view 3"
+    assert [counter.hit("page") for _ in range(ceiling - early - 3)] == list(range(4, ceiling - early + 1))
+    raises, raising, let_it_finish = hold_raises(monkeypatch)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        sending = pool.submit(hit_in_a_thread, counter, "page")
+        assert raising.wait(10), "the first view within a quarter of a step of the ceiling raises it"
+        try:
+            started = time.monotonic()
+            assert [counter.hit("page") for _ in range(early - 1)] == list(range(ceiling - early + 2, ceiling + 1))
+            assert time.monotonic() - started < 5, "the views under the ceiling did not wait for its raise"
+            assert len(raises) == 1, "one raise, from the view that came near the ceiling first"
+        finally:
+            let_it_finish.set()
+        assert sending.result(10) == ceiling - early + 1
+    assert row()["redis_ceiling"] == redis_ceiling() == raises[0] > ceiling
 
 
 def test_a_counter_s_raise_does_not_wait_for_another_counter_s(monkeypatch, counter):
@@ -174,7 +203,9 @@ def test_the_rate_is_measured_from_a_raise_at_least_counter_ceiling_ahead_second
     counter.raised["page"] = (first[0] - 10, first[1])  # ten seconds on
     for _ in range(6):
         counter.hit("page")
-    assert counter.raised["page"][1] == 12, "the raise at 12 is the one measured from next"
+    assert counter.raised["page"][1] == 11, (
+        "the raise at 11, within a quarter of the last step (5 views) of the ceiling, is the one measured from next"
+    )
 
 
 def test_a_process_counting_in_the_database_numbers_above_what_redis_showed_another(settings, counter):
