@@ -261,6 +261,22 @@ def busiest_worker_share(before, after, master):
     return max(used) / sum(used) if len(used) > 1 and sum(used) else None
 
 
+def machine_cpu():
+    """The machine's CPU time so far in ticks, from the first line of /proc/stat: (all of it, idle,
+    stolen). Idle counts waiting for I/O; stolen is what the hypervisor gave other machines while
+    this one's CPUs had work (guest time is counted in user time already, so it is left out)."""
+    ticks = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    return sum(ticks), ticks[3] + ticks[4], ticks[7]
+
+
+def machine_shares(before, after):
+    """The shares of the machine's CPU time between two machine_cpu() readings that stood idle and
+    that were stolen: a load that leaves CPUs idle is waiting on something other than them, and one
+    whose CPUs were stolen measured the hypervisor's other guests as well as the target."""
+    total, idle, stolen = (a - b for a, b in zip(after, before))
+    return {"idle": idle / total, "steal": stolen / total} if total > 0 else {"idle": None, "steal": None}
+
+
 def connections_by_process(port, pids):
     """How many established TCP connections to ``port`` each of ``pids`` holds: the sockets in
     /proc's connection tables whose local port it is, found among each process's open files."""
@@ -471,10 +487,12 @@ def measure(target, concurrency, services, secret_key, workdir, args, static_pat
         log_offset = server.log_size()
         cpu_before, pg_before = cpu_ticks(pids), cpu_ticks(backends)
         redis_before = services.redis_cpu_seconds()
+        machine_before = machine_cpu()
 
         workers = [pid for pid in pids if pid != server.process.pid]
         load = wrk(server.port, path, args.duration, args, during=lambda: connections_by_process(server.port, workers))
 
+        machine_after = machine_cpu()
         pids = process_tree(server.process.pid)
         cpu_after = cpu_ticks(pids)
         backends = services.backend_pids(database) if database else []
@@ -492,6 +510,7 @@ def measure(target, concurrency, services, secret_key, workdir, args, static_pat
     non_2xx = sum(n for status, n in statuses.items() if not status.startswith("2"))
     errors = load["errors"]
     per_request = (lambda ms: ms / requests) if requests else (lambda ms: None)
+    shares = machine_shares(machine_before, machine_after)
     return {
         "target": name,
         "path": path,
@@ -513,6 +532,8 @@ def measure(target, concurrency, services, secret_key, workdir, args, static_pat
         "server_cpu_ms_per_request": per_request(cpu_delta_ms(cpu_before, cpu_after)),
         "busiest_worker_cpu_share": busiest_worker_share(cpu_before, cpu_after, server.process.pid),
         "connections_per_worker": sorted(load["during"].values(), reverse=True),
+        "machine_idle_share": shares["idle"],
+        "machine_steal_share": shares["steal"],
         "postgres_cpu_ms_per_request": per_request(cpu_delta_ms(pg_before, pg_after)) if backends or pg_before else 0.0,
         "redis_server_cpu_ms_per_request": per_request((redis_after - redis_before) * 1000),
         "client_cpu_ms_per_request": per_request(load["client_cpu_ms"]),
@@ -596,6 +617,9 @@ def summarize(runs, concurrencies, targets):
                 "boot_s_max": max(r["boot_s"] for r in mine),
                 "measured_again": sum(len(r.get("lopsided_shares_left_out", ())) for r in mine),
                 "lopsided": sum(lopsided(r) for r in mine),
+                "idle_share": median([r.get("machine_idle_share") for r in mine]),
+                "steal_share": median([r.get("machine_steal_share") for r in mine]),
+                "steal_share_max": max((r.get("machine_steal_share") or 0 for r in mine), default=0),
             }
         summary[concurrency] = {"rounds": rounds, "targets": rows}
     return summary
@@ -699,6 +723,13 @@ def table(summary, checks, labels):
         f"Spread: {again} run(s) measured again because one worker used over {LOPSIDED_SHARE:.0%} of the workers' "
         f"CPU; " + (f"lopsided still after the retries: {', '.join(kept)}" if kept else "every run kept spread its load")
     )
+    stolen = [row["steal_share_max"] for data in summary.values() for row in data["targets"].values()]
+    idle = [row["idle_share"] for data in summary.values() for row in data["targets"].values() if row["idle_share"] is not None]
+    if idle:
+        lines.append(
+            f"Machine: during the loads its CPUs stood idle {min(idle):.0%}-{max(idle):.0%} of the time (median per target), "
+            f"and the hypervisor took up to {max(stolen):.0%} of it (steal)"
+        )
     lines.append("")
     lines.append("Legend:")
     lines.extend(f"  {name:<9}  {label}" for name, label in labels.items())
@@ -894,6 +925,8 @@ def main(argv):
                     spread = f"  busiest worker {share:.0%} of CPU" if share is not None else ""
                     if len(run["connections_per_worker"]) > 1:
                         spread += f", connections {'/'.join(map(str, run['connections_per_worker']))}"
+                    if run["machine_steal_share"] is not None:
+                        spread += f"  idle {run['machine_idle_share']:.0%}, steal {run['machine_steal_share']:.0%}"
                     log(f"  WEB_CONCURRENCY={concurrency} round {round_number}/{args.rounds} {target[0]:<9} "
                         f"boot {run['boot_s']:.2f} s  {run['rps']:7.0f} req/s  p99 {run['latency_ms']['p99']:6.1f} ms  "
                         f"non-2xx {run['non_2xx']}  socket errors {run['socket_errors']}  "

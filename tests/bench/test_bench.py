@@ -157,6 +157,28 @@ def test_a_run_that_one_worker_served_is_measured_again_and_the_table_says_so():
         "lopsided still after the retries: WEB_CONCURRENCY=2 redis (1)" in text
 
 
+def test_the_machines_idle_and_stolen_time_are_told_apart_from_its_busy_time():
+    before = (1000, 300, 50)
+    assert bench.machine_shares(before, (1200, 350, 90)) == {"idle": 0.25, "steal": 0.2}
+    assert bench.machine_shares(before, before) == {"idle": None, "steal": None}, "no tick went by"
+    total, idle, stolen = bench.machine_cpu()
+    assert 0 <= idle <= total and 0 <= stolen <= total
+
+
+def test_the_table_says_how_idle_the_machine_stood_and_how_much_the_hypervisor_took():
+    runs = [
+        run("redis", 1, 900, machine_idle_share=0.04, machine_steal_share=0.02),
+        run("redis", 2, 950, machine_idle_share=0.06, machine_steal_share=0.31),
+        run("yardstick", 1, 1000, machine_idle_share=0.01, machine_steal_share=0.0),
+        run("yardstick", 2, 1000, machine_idle_share=0.01, machine_steal_share=0.12),
+    ]
+    summary = bench.summarize(runs, [2], ["redis", "yardstick"])
+    assert (summary[2]["targets"]["redis"]["idle_share"], summary[2]["targets"]["redis"]["steal_share_max"]) == (0.05, 0.31)
+    text = bench.table(summary, bench.criteria(summary), {"redis": "page", "yardstick": "yardstick"})
+    assert "Machine: during the loads its CPUs stood idle 1%-5% of the time (median per target), " \
+        "and the hypervisor took up to 31% of it (steal)" in text
+
+
 def test_statuses_and_problems_are_read_from_the_apps_own_log_lines():
     log = "\n".join([
         'method=GET path="/" status=200 duration=1ms queue=0 request_id=a client=x fwd="y" bytes=900 user_agent="wrk"',
@@ -224,6 +246,7 @@ def test_one_round_of_the_page_and_the_yardstick_runs_end_to_end(tmp_path):
     assert runs["redis"]["processes"] == 2, "the master and its one worker"
     assert runs["redis"]["busiest_worker_cpu_share"] is None
     assert runs["redis"]["connections_per_worker"] == [16], "wrk's 16 connections, held by the one worker"
+    assert 0 <= runs["redis"]["machine_idle_share"] + runs["redis"]["machine_steal_share"] <= 1
     assert {c["criterion"] for c in results["criteria"]} == {"redis_rps", "postgres_rps", "redis_p99", "boot"}
     assert str(ROOT) not in output.read_text(), "no path of this machine in what gets committed"
     assert ElementTree.parse(chart).getroot().tag == "{http://www.w3.org/2000/svg}svg"
