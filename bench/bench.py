@@ -731,24 +731,16 @@ def table(summary, checks, labels):
     lines.append("Checks: " + ("every response was a 200, with no socket error, no warning in the logs, and every "
                                "page view counted" if not problems else "PROBLEMS"))
     lines.extend(f"  {problem}" for problem in problems)
-    again = sum(row["measured_again"] for data in summary.values() for row in data["targets"].values())
-    kept = [
-        f"WEB_CONCURRENCY={concurrency} {name} ({row['lopsided']})"
-        for concurrency, data in summary.items() for name, row in data["targets"].items() if row["lopsided"]
-    ]
-    lines.append(
-        f"Spread: {again} run(s) measured again because one worker used over {LOPSIDED_SHARE:.0%} of the workers' "
-        f"CPU; " + (f"lopsided still after the retries: {', '.join(kept)}" if kept else "every run kept spread its load")
-    )
-    again = sum(row["measured_again_stolen"] for data in summary.values() for row in data["targets"].values())
-    kept = [
-        f"WEB_CONCURRENCY={concurrency} {name} ({row['stolen']})"
-        for concurrency, data in summary.items() for name, row in data["targets"].items() if row["stolen"]
-    ]
-    lines.append(
-        f"Steal: {again} run(s) measured again because the hypervisor took over {STOLEN_SHARE:.0%} of the machine's "
-        f"CPU time; " + (f"stolen still after the retries: {', '.join(kept)}" if kept else "no run kept lost more")
-    )
+    lines.append(retried(
+        summary, "measured_again", "lopsided",
+        f"Spread: {{}} run(s) measured again because one worker used over {LOPSIDED_SHARE:.0%} of the workers' CPU; ",
+        "lopsided still after the retries: {}", "every run kept spread its load",
+    ))
+    lines.append(retried(
+        summary, "measured_again_stolen", "stolen",
+        f"Steal: {{}} run(s) measured again because the hypervisor took over {STOLEN_SHARE:.0%} of the machine's CPU time; ",
+        "stolen still after the retries: {}", "no run kept lost more",
+    ))
     stolen_most = [row["steal_share_max"] for data in summary.values() for row in data["targets"].values()]
     idle = [row["idle_share"] for data in summary.values() for row in data["targets"].values() if row["idle_share"] is not None]
     if idle:
@@ -760,6 +752,15 @@ def table(summary, checks, labels):
     lines.append("Legend:")
     lines.extend(f"  {name:<9}  {label}" for name, label in labels.items())
     return "\n".join(lines)
+
+
+def retried(summary, again_key, kept_key, heading, kept_text, none_kept):
+    """A table line: how many runs were measured again for one reason, then which targets' kept runs
+    still had it (with how many), or ``none_kept``."""
+    rows = [(concurrency, name, row) for concurrency, data in summary.items() for name, row in data["targets"].items()]
+    kept = [f"WEB_CONCURRENCY={concurrency} {name} ({row[kept_key]})" for concurrency, name, row in rows if row[kept_key]]
+    again = sum(row[again_key] for _, _, row in rows)
+    return heading.format(again) + (kept_text.format(", ".join(kept)) if kept else none_kept)
 
 
 def nice_max(value):
