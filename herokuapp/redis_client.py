@@ -100,17 +100,25 @@ class Script:
     wrapper), which cost more CPU than the rest of a page view that counts in Redis. What that
     layer does for a call that fails is done by the connection itself: a timeout, a broken socket
     or an exception before the reply is read disconnects it before the error is raised, and it
-    connects again on its next use.
+    connects again on its next use. With hiredis the command is packed by hiredis itself: redis-py's
+    packer first walks every argument in Python, to split a command name holding spaces and to
+    copy byte arrays, neither of which a script's call has, and that took three times as long.
     """
 
     def __init__(self, client, source):
         import redis
+        from redis.utils import HIREDIS_AVAILABLE
 
         self.client = client
         self.connections = script_connections(client)
         self.source = source
         self.sha = hashlib.sha1(source.encode()).hexdigest()
         self.unknown = redis.exceptions.NoScriptError  # redis-py is imported with the first client
+        self.pack = None
+        if HIREDIS_AVAILABLE:
+            from hiredis import pack_command
+
+            self.pack = pack_command
 
     def __call__(self, keys=(), args=()):
         try:
@@ -122,7 +130,11 @@ class Script:
     def evalsha(self, keys, args):
         connection = self.connections.take()
         try:
-            connection.send_command("EVALSHA", self.sha, len(keys), *keys, *args)
+            command = ("EVALSHA", self.sha, len(keys), *keys, *args)
+            if self.pack:
+                connection.send_packed_command([self.pack(command)])
+            else:
+                connection.send_command(*command)
             return connection.read_response()
         finally:
             self.connections.put_back(connection)

@@ -17,6 +17,7 @@ import traceback
 
 import pytest
 import redis
+from redis.connection import Encoder, PythonRespSerializer
 
 from counter import redis_scripts as keys
 from counter.redis_counter import RedisCounter
@@ -169,6 +170,17 @@ def test_a_script_returns_what_redis_py_s_own_script_object_returns(settings, re
     theirs = client.register_script(listing)(keys=[KEY], args=["a", 7])
     assert ours == [2, b"a", -1]
     assert theirs == [4, b"a", -1]
+
+
+def test_a_script_sends_what_redis_py_would_send_with_hiredis_or_without(settings, redis_url):
+    client = use_redis(settings, redis_url)
+    script = registered_script(client, "return {KEYS[1], ARGV[1], ARGV[2], ARGV[3]}")
+    command = ("EVALSHA", script.sha, 1, KEY, "é", 7, 2.5)
+    python_packer = PythonRespSerializer(6000, Encoder("utf-8", "strict", False).encode)
+    assert script.pack(command) == b"".join(python_packer.pack(*command)), "as redis-py's own packer in Python"
+    assert script(keys=[KEY], args=["é", 7, 2.5]) == [KEY.encode(), "é".encode(), b"7", b"2.5"]
+    script.pack = None  # redis-py without hiredis: its own packer
+    assert script(keys=[KEY], args=["é", 7, 2.5]) == [KEY.encode(), "é".encode(), b"7", b"2.5"]
 
 
 def scripts_connection_id(client):
