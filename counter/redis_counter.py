@@ -280,10 +280,9 @@ class RedisCounter:
         """Return ``shown``, a number Redis numbered, once the database's ceiling is past it: if it is
         past both Redis's copy (``ceiling``) and the ceiling this process raised last, the
         database's is raised first, so that a number taken in the database if Redis stops
-        answering now is no lower (see counter.bounds). If the
-        database cannot answer, the number is shown anyway, and for the breaker's back-off the page
-        does not wait on it again; the first number shown after that raises the ceiling past all of
-        them.
+        answering now is no lower (see counter.bounds). If the database cannot answer, the number
+        is shown anyway, and for the breaker's back-off the page does not wait on it again; the
+        first number shown after that raises the ceiling past all of them.
 
         A view that comes within RAISE_EARLY of the last raise's step under the ceiling raises it
         without waiting for anyone: at a steady rate the raise is done before any view reaches the
