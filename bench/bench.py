@@ -567,20 +567,22 @@ def measure_spread(measure_once, retries):
     hypervisor took the machine's CPUs (see stolen), at most ``retries`` more times. Returns the
     last run, with how many it took and, for each run left out, the busiest worker's share of the
     workers' CPU or the share of the machine's CPU time stolen."""
-    left_out = {"lopsided": [], "stolen": []}
+    lopsided_left_out, stolen_left_out = [], []
     for attempt in range(1, retries + 2):
         run = measure_once()
-        if not (lopsided(run) or stolen(run)) or attempt > retries:
+        if attempt > retries:
             break
         if lopsided(run):
-            left_out["lopsided"].append(run["busiest_worker_cpu_share"])
-            log(f"  {run['target']}: one worker used {left_out['lopsided'][-1]:.0%} of the workers' CPU, measuring again")
+            lopsided_left_out.append(run["busiest_worker_cpu_share"])
+            log(f"  {run['target']}: one worker used {lopsided_left_out[-1]:.0%} of the workers' CPU, measuring again")
+        elif stolen(run):
+            stolen_left_out.append(run["machine_steal_share"])
+            log(f"  {run['target']}: the hypervisor took {stolen_left_out[-1]:.0%} of the machine's CPU time, measuring again")
         else:
-            left_out["stolen"].append(run["machine_steal_share"])
-            log(f"  {run['target']}: the hypervisor took {left_out['stolen'][-1]:.0%} of the machine's CPU time, measuring again")
+            break
     run["attempts"] = attempt
-    run["lopsided_shares_left_out"] = left_out["lopsided"]
-    run["stolen_shares_left_out"] = left_out["stolen"]
+    run["lopsided_shares_left_out"] = lopsided_left_out
+    run["stolen_shares_left_out"] = stolen_left_out
     return run
 
 
@@ -635,7 +637,6 @@ def summarize(runs, concurrencies, targets):
                 "measured_again_stolen": sum(len(r.get("stolen_shares_left_out", ())) for r in mine),
                 "stolen": sum(stolen(r) for r in mine),
                 "idle_share": median([r.get("machine_idle_share") for r in mine]),
-                "steal_share": median([r.get("machine_steal_share") for r in mine]),
                 "steal_share_max": max((r.get("machine_steal_share") or 0 for r in mine), default=0),
             }
         summary[concurrency] = {"rounds": rounds, "targets": rows}
