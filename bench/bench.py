@@ -78,7 +78,7 @@ CRITERIA_TEXT = {
     "postgres_rps": "counter page (PostgreSQL counter) requests/s >= 0.5x yardstick",
     "redis_p99": "counter page (Redis) p99 <= 1.5x yardstick p99",
     "memory": "master+workers after load <= 120 MiB RSS",
-    "boot": "boot to first 200 <= 0.5 s (median over rounds)",
+    "boot": "boot to first 200 <= 0.5 s (median of the boots)",
 }
 
 
@@ -594,6 +594,16 @@ def median(values):
     return statistics.median(values) if values else None
 
 
+def configurations(targets):
+    """The app's targets among ``targets``, grouped by what their start does: the same app with the
+    same environment boots the same way, whichever path the load then asks for."""
+    groups = {}
+    for name, _, app, database, _ in TARGETS:
+        if name in targets and name != "yardstick":
+            groups.setdefault((app, database), []).append(name)
+    return list(groups.values())
+
+
 def summarize(runs, concurrencies, targets):
     summary = {}
     for concurrency in concurrencies:
@@ -639,7 +649,12 @@ def summarize(runs, concurrencies, targets):
                 "idle_share": median([r.get("machine_idle_share") for r in mine]),
                 "steal_share_max": max((r.get("machine_steal_share") or 0 for r in mine), default=0),
             }
-        summary[concurrency] = {"rounds": rounds, "targets": rows}
+        boots = {}
+        for names in configurations(targets):
+            samples = [r["boot_s"] for r in runs if r["concurrency"] == concurrency and r["target"] in names]
+            if samples:
+                boots[", ".join(names)] = {"boots": samples, "median": median(samples)}
+        summary[concurrency] = {"rounds": rounds, "targets": rows, "boot_by_configuration": boots}
     return summary
 
 
@@ -676,10 +691,12 @@ def criteria(summary):
             value = django[worst]["rss_mib_max"]
             add("memory", value, 120, value <= 120, "MiB",
                 f"largest of any app target ({worst}, highest round); its PSS {django[worst]['pss_mib']:.1f} MiB")
-        if django:
-            worst = max(django, key=lambda n: django[n]["boot_s"])
-            value = django[worst]["boot_s"]
-            add("boot", value, 0.5, value <= 0.5, "s", f"slowest app target's median ({worst})")
+        boots = data["boot_by_configuration"]
+        if boots:
+            worst = max(boots, key=lambda n: boots[n]["median"])
+            value = boots[worst]["median"]
+            add("boot", value, 0.5, value <= 0.5, "s",
+                f"slowest configuration's median of its {len(boots[worst]['boots'])} boots ({worst})")
     return results
 
 
