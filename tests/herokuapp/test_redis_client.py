@@ -4,7 +4,6 @@ The TLS tests talk to a real redis-server of their own (tests/redis_tls.py) whos
 self-signed, as Heroku Key-Value Store's is. Nothing here mocks Redis.
 """
 
-import os
 import selectors
 import signal
 import socket
@@ -13,7 +12,6 @@ import subprocess
 import sys
 import threading
 import time
-import traceback
 
 import pytest
 import redis
@@ -344,54 +342,77 @@ def test_importing_the_wsgi_app_opens_no_redis_connection(redis_tls, sqlite_url)
             process.wait()
 
 
+FORK_AND_COUNT = """
+import os, sys, traceback
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "herokuapp.settings")
+import django
+django.setup()
+from herokuapp.redis_client import get_redis, registered_script, script_connections
+
+hits, key, source = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+
+
+def scripts_connection_id(client):
+    connection = script_connections(client).idle[-1]
+    connection.send_command("CLIENT", "ID")
+    return connection.read_response()
+
+
+def count(client, add):
+    for _ in range(hits):
+        client.incr(key)
+        add(keys=[key], args=[1])
+
+
+client = get_redis()
+add = registered_script(client, source)
+client.incr(key)
+add(keys=[key], args=[1])
+before = client.client_id(), scripts_connection_id(client)
+pid = os.fork()
+if pid == 0:  # the child: report and leave without running the parent's exit
+    status = 1
+    try:
+        count(client, add)
+        print("child", client.client_id(), scripts_connection_id(client), int(get_redis() is client), flush=True)
+        status = 0
+    except BaseException:
+        traceback.print_exc()
+    finally:
+        os._exit(status)
+count(client, add)
+_, status = os.waitpid(pid, 0)
+print("parent", *before, client.client_id(), scripts_connection_id(client), flush=True)
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+
+
 @pytest.mark.slow
-def test_after_fork_the_child_opens_connections_of_its_own(settings, redis_tls):
+def test_after_fork_the_child_opens_connections_of_its_own(redis_tls, sqlite_url):
     """gunicorn forks workers from a master: redis-py's pool notices the new pid and starts afresh,
     and the connections kept for scripts are forgotten in the child.
 
     The parent connects before forking; parent and child then count on the same client object at
     once, with commands and with a script. Had the child reused one of the parent's TLS
     connections, the two would have shared one server connection (one CLIENT ID) and garbled each
-    other's replies.
+    other's replies. Like gunicorn's master, the process that forks runs no other thread (a fork
+    beside running threads may copy a lock one of them holds).
     """
     hits = 200
-    client = use_redis(settings, redis_tls.url)
-    add = registered_script(client, ADD)
-    assert client.incr(KEY) == 1
-    assert add(keys=[KEY], args=[1]) == 2
-    parent_id, parent_script_id = client.client_id(), scripts_connection_id(client)
-    read_end, write_end = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: report and leave without running any of pytest's code
-        status = 1
-        try:
-            os.close(read_end)
-            for _ in range(hits):
-                client.incr(KEY)
-                add(keys=[KEY], args=[1])
-            report = f"{client.client_id()} {scripts_connection_id(client)} {int(get_redis() is client)}"
-            os.write(write_end, report.encode())
-            status = 0
-        except BaseException:
-            traceback.print_exc()
-        finally:
-            os._exit(status)
-    os.close(write_end)
-    try:
-        for _ in range(hits):
-            client.incr(KEY)
-            add(keys=[KEY], args=[1])
-    finally:
-        _, status = os.waitpid(pid, 0)
-        with os.fdopen(read_end, "rb") as pipe:
-            report = pipe.read().decode()
-    assert os.waitstatus_to_exitcode(status) == 0, "the child counted without error"
-    child_id, child_script_id, same_client = map(int, report.split())
+    env = dyno_environment(SECRET_KEY="f" * 60, DATABASE_URL=sqlite_url, REDIS_URL=redis_tls.url)
+    result = subprocess.run(
+        [sys.executable, "-c", FORK_AND_COUNT, str(hits), KEY, ADD],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 0, f"parent and child counted without error: {result.stdout}{result.stderr}"
+    reports = dict(line.split(" ", 1) for line in result.stdout.splitlines())
+    child_id, child_script_id, same_client = map(int, reports["child"].split())
+    parent_id, parent_script_id, parent_id_after, parent_script_id_after = map(int, reports["parent"].split())
     assert same_client == 1, "the child used the client object it inherited"
     assert child_id != parent_id, "the child connected on its own"
     assert child_script_id not in (parent_id, parent_script_id), "for its scripts too"
-    assert client.client_id() == parent_id, "the child's exit left the parent's connection open"
-    assert scripts_connection_id(client) == parent_script_id, "and the one its scripts use"
+    assert parent_id_after == parent_id, "the child's exit left the parent's connection open"
+    assert parent_script_id_after == parent_script_id, "and the one its scripts use"
     with redis_tls.client() as verified:
         assert int(verified.get(KEY)) == 2 + 4 * hits
 
