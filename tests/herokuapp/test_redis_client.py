@@ -4,6 +4,7 @@ The TLS tests talk to a real redis-server of their own (tests/redis_tls.py) whos
 self-signed, as Heroku Key-Value Store's is. Nothing here mocks Redis.
 """
 
+import os
 import selectors
 import signal
 import socket
@@ -12,6 +13,7 @@ import subprocess
 import sys
 import threading
 import time
+import traceback
 
 import pytest
 import redis
@@ -342,49 +344,36 @@ def test_importing_the_wsgi_app_opens_no_redis_connection(redis_tls, sqlite_url)
             process.wait()
 
 
-FORK_AND_COUNT = """
-import os, sys, traceback
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "herokuapp.settings")
-import django
-django.setup()
-from herokuapp.redis_client import get_redis, registered_script, script_connections
+def fork_and_count(hits):
+    """The after-fork test's scenario, run in a process of its own: connect, fork, count ``hits``
+    times in parent and child at once on the same client, then print each one's connection ids.
+    Returns the child's exit status."""
+    client = get_redis()
+    add = registered_script(client, ADD)
+    client.incr(KEY)
+    add(keys=[KEY], args=[1])
+    before = client.client_id(), scripts_connection_id(client)
 
-hits, key, source = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+    def count():
+        for _ in range(hits):
+            client.incr(KEY)
+            add(keys=[KEY], args=[1])
 
-
-def scripts_connection_id(client):
-    connection = script_connections(client).idle[-1]
-    connection.send_command("CLIENT", "ID")
-    return connection.read_response()
-
-
-def count(client, add):
-    for _ in range(hits):
-        client.incr(key)
-        add(keys=[key], args=[1])
-
-
-client = get_redis()
-add = registered_script(client, source)
-client.incr(key)
-add(keys=[key], args=[1])
-before = client.client_id(), scripts_connection_id(client)
-pid = os.fork()
-if pid == 0:  # the child: report and leave without running the parent's exit
-    status = 1
-    try:
-        count(client, add)
-        print("child", client.client_id(), scripts_connection_id(client), int(get_redis() is client), flush=True)
-        status = 0
-    except BaseException:
-        traceback.print_exc()
-    finally:
-        os._exit(status)
-count(client, add)
-_, status = os.waitpid(pid, 0)
-print("parent", *before, client.client_id(), scripts_connection_id(client), flush=True)
-sys.exit(os.waitstatus_to_exitcode(status))
-"""
+    pid = os.fork()
+    if pid == 0:  # the child: report and leave without running the parent's exit
+        status = 1
+        try:
+            count()
+            print("child", client.client_id(), scripts_connection_id(client), int(get_redis() is client), flush=True)
+            status = 0
+        except BaseException:
+            traceback.print_exc()
+        finally:
+            os._exit(status)
+    count()
+    _, status = os.waitpid(pid, 0)
+    print("parent", *before, client.client_id(), scripts_connection_id(client), flush=True)
+    return os.waitstatus_to_exitcode(status)
 
 
 @pytest.mark.slow
@@ -399,9 +388,12 @@ def test_after_fork_the_child_opens_connections_of_its_own(redis_tls, sqlite_url
     beside running threads may copy a lock one of them holds).
     """
     hits = 200
-    env = dyno_environment(SECRET_KEY="f" * 60, DATABASE_URL=sqlite_url, REDIS_URL=redis_tls.url)
+    env = dyno_environment(
+        SECRET_KEY="f" * 60, DATABASE_URL=sqlite_url, REDIS_URL=redis_tls.url, DJANGO_SETTINGS_MODULE="herokuapp.settings",
+    )
+    run = f"import django, sys; django.setup(); from {__name__} import fork_and_count; sys.exit(fork_and_count({hits}))"
     result = subprocess.run(
-        [sys.executable, "-c", FORK_AND_COUNT, str(hits), KEY, ADD],
+        [sys.executable, "-c", run],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
     )
     assert result.returncode == 0, f"parent and child counted without error: {result.stdout}{result.stderr}"
