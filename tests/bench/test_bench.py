@@ -4,6 +4,7 @@ Nothing here asserts a speed: the figures are the benchmark's to report, not CI'
 
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -258,7 +259,7 @@ def test_the_command_line_explains_every_flag(capsys):
 
 
 @pytest.mark.slow
-def test_one_round_of_the_page_and_the_yardstick_runs_end_to_end(tmp_path):
+def test_one_round_of_every_target_runs_end_to_end(tmp_path):
     if not shutil.which("wrk"):
         message = "wrk is not installed: apt-get install wrk (bin/test does it when run as root)"
         if os.environ.get("CI", "").lower() == "true":
@@ -268,7 +269,7 @@ def test_one_round_of_the_page_and_the_yardstick_runs_end_to_end(tmp_path):
     redis_available()
     output, chart = tmp_path / "results.json", tmp_path / "chart.svg"
     command = [
-        sys.executable, "bench/bench.py", "--targets", "redis,yardstick", "--concurrency", "1", "--rounds", "1",
+        sys.executable, "bench/bench.py", "--concurrency", "1", "--rounds", "1",
         "--duration", "1", "--warmup", "0", "--output", str(output), "--chart", str(chart),
     ]
     env = dict(os.environ, BENCH_POSTGRES_URL=POSTGRES_ADMIN_URL)
@@ -277,9 +278,14 @@ def test_one_round_of_the_page_and_the_yardstick_runs_end_to_end(tmp_path):
     assert "Checks: every response was a 200, with no socket error, no warning in the logs, and every page view counted" in result.stdout
     results = json.loads(output.read_text())
     runs = {r["target"]: r for r in results["runs"]}
-    assert set(runs) == {"redis", "yardstick"}
-    requests, counted = runs["redis"]["requests"], runs["redis"]["counted"]
-    assert 0 < requests <= counted <= requests + 16, "every view wrk saw answered, and those still in flight at the end"
+    assert set(runs) == set(bench.TARGET_NAMES), "every target the README lists: each counter, the static file, the yardstick"
+    for page in ("redis", "postgres", "sqlite"):
+        requests, counted = runs[page]["requests"], runs[page]["counted"]
+        assert 0 < requests <= counted <= requests + 16, f"{page}: every view wrk saw answered, and those still in flight at the end"
+    static = runs["static"]
+    assert re.fullmatch(r"/static/site\.[0-9a-f]{12}\.css", static["path"]), "the hashed file the page links to"
+    encoding = {k.lower(): v for k, v in static["response_headers_sample"].items()}.get("content-encoding")
+    assert encoding == "br", "served compressed, as to a browser"
     assert runs["redis"]["processes"] == 2, "the master and its one worker"
     assert runs["redis"]["busiest_worker_cpu_share"] is None
     assert runs["redis"]["connections_per_worker"] == [16], "wrk's 16 connections, held by the one worker"
