@@ -53,6 +53,8 @@ LOPSIDED_SHARE = 0.8
 STOLEN_SHARE = 0.1
 MiB = 1024 * 1024
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
+PAGE_PRESENT = 1 << 63  # /proc/<pid>/pagemap: one 64-bit entry per page of the address space
+PAGE_FRAME = (1 << 55) - 1
 
 ROUTER_HEADERS = {
     "Host": "localhost",
@@ -326,10 +328,6 @@ def memory(pids):
             "uss_mib": (int(values.get("Private_Clean", 0)) + int(values.get("Private_Dirty", 0))) / 1024,
         }
     return result
-
-
-PAGE_PRESENT = 1 << 63  # /proc/<pid>/pagemap: one 64-bit entry per page of the address space
-PAGE_FRAME = (1 << 55) - 1
 
 
 def resident_mib(pids):
@@ -622,6 +620,10 @@ def median(values):
     return statistics.median(values) if values else None
 
 
+def highest(values):
+    return max((v for v in values if v is not None), default=None)
+
+
 def configurations(targets):
     """The app's targets among ``targets``, grouped by what their start does: the same app with the
     same environment boots the same way, whichever path the load then asks for."""
@@ -669,7 +671,7 @@ def summarize(runs, concurrencies, targets):
                 "rss_mib_max": max(r["rss_mib"] for r in mine),
                 "pss_mib": median([r["pss_mib"] for r in mine]),
                 "resident_mib": median([r.get("resident_mib") for r in mine]),
-                "resident_mib_max": max((r["resident_mib"] for r in mine if r.get("resident_mib") is not None), default=None),
+                "resident_mib_max": highest([r.get("resident_mib") for r in mine]),
                 "boot_s": median([r["boot_s"] for r in mine]),
                 "boot_s_max": max(r["boot_s"] for r in mine),
                 "measured_again": sum(len(r.get("lopsided_shares_left_out", ())) for r in mine),
