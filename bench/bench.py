@@ -588,6 +588,17 @@ def stolen(run):
     return share is not None and share > STOLEN_SHARE
 
 
+def schedule(rounds, concurrencies, targets):
+    """The runs in the order they are measured, as (round, WEB_CONCURRENCY, target): each round
+    serves every target at every worker count before the next begins, so that a drift of the
+    machine's speed over the run (as a boot's seconds follow) falls on every worker count alike,
+    rather than on the one measured last."""
+    for round_number in range(1, rounds + 1):
+        for concurrency in concurrencies:
+            for target in targets:
+                yield round_number, concurrency, target
+
+
 def measure_spread(measure_once, retries):
     """Measure with ``measure_once()``, again while one worker took the load (see lopsided) or the
     hypervisor took the machine's CPUs (see stolen), at most ``retries`` more times. Returns the
@@ -992,28 +1003,26 @@ def main(argv):
         log(f"bench: {total} runs of {args.warmup} s warm-up + {args.duration} s load "
             f"(wrk -t{args.threads} -c{args.connections}); load average {' '.join(info['loadavg_at_start'])}")
         static_path = None
-        for concurrency in args.concurrency:
-            for round_number in range(1, args.rounds + 1):
-                for target in targets:
-                    run = measure_spread(
-                        lambda: measure(target, concurrency, services, secret_key, workdir, args, static_path),
-                        args.retries,
-                    )
-                    static_path = run["static_path"] or static_path
-                    run["round"] = round_number
-                    runs.append(run)
-                    problems = f", {run['log_problems']} warning/error log lines" if run["log_problems"] else ""
-                    share = run["busiest_worker_cpu_share"]
-                    spread = f"  busiest worker {share:.0%} of CPU" if share is not None else ""
-                    if len(run["connections_per_worker"]) > 1:
-                        spread += f", connections {'/'.join(map(str, run['connections_per_worker']))}"
-                    if run["machine_steal_share"] is not None:
-                        spread += f"  idle {run['machine_idle_share']:.0%}, steal {run['machine_steal_share']:.0%}"
-                    log(f"  WEB_CONCURRENCY={concurrency} round {round_number}/{args.rounds} {target[0]:<9} "
-                        f"boot {run['boot_s']:.2f} s  {run['rps']:7.0f} req/s  p99 {run['latency_ms']['p99']:6.1f} ms  "
-                        f"non-2xx {run['non_2xx']}  socket errors {run['socket_errors']}  "
-                        f"cpu {fmt(run['server_cpu_ms_per_request'], '.2f')} ms/req  "
-                        f"dyno {fmt(run['resident_mib'], '.0f')} MiB (RSS {run['rss_mib']:.0f}){spread}{problems}")
+        for round_number, concurrency, target in schedule(args.rounds, args.concurrency, targets):
+            run = measure_spread(
+                lambda: measure(target, concurrency, services, secret_key, workdir, args, static_path),
+                args.retries,
+            )
+            static_path = run["static_path"] or static_path
+            run["round"] = round_number
+            runs.append(run)
+            problems = f", {run['log_problems']} warning/error log lines" if run["log_problems"] else ""
+            share = run["busiest_worker_cpu_share"]
+            spread = f"  busiest worker {share:.0%} of CPU" if share is not None else ""
+            if len(run["connections_per_worker"]) > 1:
+                spread += f", connections {'/'.join(map(str, run['connections_per_worker']))}"
+            if run["machine_steal_share"] is not None:
+                spread += f"  idle {run['machine_idle_share']:.0%}, steal {run['machine_steal_share']:.0%}"
+            log(f"  WEB_CONCURRENCY={concurrency} round {round_number}/{args.rounds} {target[0]:<9} "
+                f"boot {run['boot_s']:.2f} s  {run['rps']:7.0f} req/s  p99 {run['latency_ms']['p99']:6.1f} ms  "
+                f"non-2xx {run['non_2xx']}  socket errors {run['socket_errors']}  "
+                f"cpu {fmt(run['server_cpu_ms_per_request'], '.2f')} ms/req  "
+                f"dyno {fmt(run['resident_mib'], '.0f')} MiB (RSS {run['rss_mib']:.0f}){spread}{problems}")
     except KeyboardInterrupt:
         log("bench: interrupted; servers stopped, cleaning up")
         return 130
@@ -1042,7 +1051,8 @@ def main(argv):
             "wrk": f"wrk -t{args.threads} -c{args.connections} -d{args.duration}s --latency --timeout 10s -s bench/router.lua",
             "wrk_warmup": f"wrk -t{args.threads} -c{args.connections} -d{args.warmup}s --latency --timeout 10s -s bench/router.lua",
             "web_command": procfile("web"),
-            "order": "per WEB_CONCURRENCY, rounds of every target in turn: " + " ".join(t[0] for t in targets),
+            "order": "rounds, each of every WEB_CONCURRENCY in turn, each of every target in turn: "
+            + " ".join(t[0] for t in targets),
             "postgres": POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + "/<database created for the run>",
             "redis": REDIS_URL,
         },

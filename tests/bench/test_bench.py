@@ -45,6 +45,14 @@ def test_each_round_is_compared_with_the_yardstick_of_that_round():
     assert row["rps"] == 900
 
 
+def test_each_round_serves_every_target_at_every_worker_count_before_the_next_begins():
+    order = list(bench.schedule(2, [2, 1], ["redis", "yardstick"]))
+    assert order == [
+        (1, 2, "redis"), (1, 2, "yardstick"), (1, 1, "redis"), (1, 1, "yardstick"),
+        (2, 2, "redis"), (2, 2, "yardstick"), (2, 1, "redis"), (2, 1, "yardstick"),
+    ], "a machine slowing over the run must not fall on the worker count measured last"
+
+
 def test_the_page_meets_its_throughput_target_at_085_of_the_yardstick_and_not_below():
     for rps, met in ((850, True), (849, False)):
         summary = bench.summarize([run("yardstick", 1, 1000), run("redis", 1, rps)], [2], ["redis", "yardstick"])
