@@ -427,17 +427,6 @@ class Server:
         return seconds
 
 
-def unmeasured_start(app, env, logdir):
-    """Start the target and stop it at its first 200, unmeasured: the start measured next then finds
-    the files a start reads in the page cache, as a dyno finds its slug, unpacked just before its
-    web command (see bench/README.md, "Boot"). Returns that start's seconds to the first 200."""
-    server = Server(app, env, logdir)
-    try:
-        return server.start()
-    finally:
-        server.stop()
-
-
 # --- wrk --------------------------------------------------------------------------------------
 
 
@@ -506,7 +495,6 @@ def measure(target, concurrency, services, secret_key, workdir, args, static_pat
 
     server = Server(app, env, workdir)
     try:
-        unwarmed_boot = unmeasured_start(app, env, workdir)
         boot = server.start()
         if path == "static":
             _, _, html = http_get(server.port, "/")
@@ -557,7 +545,6 @@ def measure(target, concurrency, services, secret_key, workdir, args, static_pat
         "static_path": static_path,
         "concurrency": concurrency,
         "boot_s": boot,
-        "unwarmed_boot_s": unwarmed_boot,
         "stop_s": stop_seconds,
         "requests": requests,
         "rps": requests / (load["duration_us"] / 1e6),
@@ -707,13 +694,9 @@ def summarize(runs, concurrencies, targets):
             }
         boots = {}
         for names in configurations(targets):
-            mine = [r for r in runs if r["concurrency"] == concurrency and r["target"] in names]
-            if mine:
-                boots[", ".join(names)] = {
-                    "boots": [r["boot_s"] for r in mine],
-                    "median": median([r["boot_s"] for r in mine]),
-                    "unwarmed_median": median([r.get("unwarmed_boot_s") for r in mine]),
-                }
+            samples = [r["boot_s"] for r in runs if r["concurrency"] == concurrency and r["target"] in names]
+            if samples:
+                boots[", ".join(names)] = {"boots": samples, "median": median(samples)}
         summary[concurrency] = {"rounds": rounds, "targets": rows, "boot_by_configuration": boots}
     return summary
 
@@ -759,10 +742,8 @@ def criteria(summary):
         if boots:
             worst = max(boots, key=lambda n: boots[n]["median"])
             value = boots[worst]["median"]
-            unwarmed = boots[worst].get("unwarmed_median")
             add("boot", value, 0.5, value <= 0.5, "s",
-                f"slowest configuration's median of its {len(boots[worst]['boots'])} boots ({worst})"
-                + (f"; the unmeasured starts before them, {unwarmed:.3f} s" if unwarmed is not None else ""))
+                f"slowest configuration's median of its {len(boots[worst]['boots'])} boots ({worst})")
     return results
 
 
@@ -1038,7 +1019,7 @@ def main(argv):
             if run["machine_steal_share"] is not None:
                 spread += f"  idle {run['machine_idle_share']:.0%}, steal {run['machine_steal_share']:.0%}"
             log(f"  WEB_CONCURRENCY={concurrency} round {round_number}/{args.rounds} {target[0]:<9} "
-                f"boot {run['boot_s']:.2f} s (unwarmed {run['unwarmed_boot_s']:.2f})  {run['rps']:7.0f} req/s  p99 {run['latency_ms']['p99']:6.1f} ms  "
+                f"boot {run['boot_s']:.2f} s  {run['rps']:7.0f} req/s  p99 {run['latency_ms']['p99']:6.1f} ms  "
                 f"non-2xx {run['non_2xx']}  socket errors {run['socket_errors']}  "
                 f"cpu {fmt(run['server_cpu_ms_per_request'], '.2f')} ms/req  "
                 f"dyno {fmt(run['resident_mib'], '.0f')} MiB (RSS {run['rss_mib']:.0f}){spread}{problems}")
@@ -1070,8 +1051,6 @@ def main(argv):
             "wrk": f"wrk -t{args.threads} -c{args.connections} -d{args.duration}s --latency --timeout 10s -s bench/router.lua",
             "wrk_warmup": f"wrk -t{args.threads} -c{args.connections} -d{args.warmup}s --latency --timeout 10s -s bench/router.lua",
             "web_command": procfile("web"),
-            "boot": "each measured start follows an unmeasured start of the same target, stopped at its first 200, "
-            "so that the files a start reads are in the page cache (runs' unwarmed_boot_s)",
             "order": "rounds, each of every WEB_CONCURRENCY in turn, each of every target in turn: "
             + " ".join(t[0] for t in targets),
             "postgres": POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + "/<database created for the run>",

@@ -133,54 +133,6 @@ def test_boot_is_judged_on_the_median_of_every_boot_of_the_slowest_configuration
     assert check["value"] == 0.7 and check["met"] is False and "(sqlite)" in check["detail"]
 
 
-def test_the_boot_judged_is_the_warmed_one_and_the_table_gives_the_unwarmed_beside_it():
-    """Each measured start follows an unmeasured one (see unmeasured_start): the target is judged on
-    the measured starts, and says what the unmeasured ones took, so a reader sees both."""
-    runs = [run("yardstick", n, 1000, unwarmed_boot_s=0.3) for n in (1, 2, 3)] + [
-        run("redis", n, 900, boot=boot, unwarmed_boot_s=unwarmed)
-        for n, boot, unwarmed in ((1, 0.4, 0.6), (2, 0.45, 0.7), (3, 0.5, 0.65))
-    ]
-    summary = bench.summarize(runs, [2], ["redis", "yardstick"])
-    assert summary[2]["boot_by_configuration"]["redis"]["unwarmed_median"] == 0.65
-    check = judged(summary)["boot", 2]
-    assert check["value"] == 0.45 and check["met"] is True
-    assert "the unmeasured starts before them, 0.650 s" in check["detail"]
-
-
-def redis_environment():
-    redis_available()
-    return bench.base_environment() | {"REDIS_URL": bench.REDIS_URL, "WEB_CONCURRENCY": "1"}
-
-
-def test_the_unmeasured_start_serves_its_first_page_and_is_stopped_before_the_measured_one(tmp_path, monkeypatch):
-    started = []
-
-    class Recorded(bench.Server):
-        def start(self, timeout=60):
-            started.append(self)
-            return super().start(timeout)
-
-    monkeypatch.setattr(bench, "Server", Recorded)
-    seconds = bench.unmeasured_start("bench.yardstick:application", redis_environment(), tmp_path)
-    assert len(started) == 1 and 0 < seconds < 60
-    assert started[0].process.poll() is not None, "stopped, so that it takes no CPU from the start measured next"
-    assert "200" in started[0].log_since(0), "it served the page"
-
-
-def test_an_unmeasured_start_that_fails_is_stopped_and_reported(tmp_path, monkeypatch):
-    started = []
-
-    class Recorded(bench.Server):
-        def start(self, timeout=60):
-            started.append(self)
-            return super().start(timeout)
-
-    monkeypatch.setattr(bench, "Server", Recorded)
-    with pytest.raises(bench.BenchError, match="exited"):
-        bench.unmeasured_start("bench.no_such_module:application", redis_environment(), tmp_path)
-    assert started[0].log_file.closed, "stopped and cleaned up like any other start"
-
-
 def test_a_target_not_run_is_reported_as_not_measured():
     summary = bench.summarize([run("yardstick", 1, 1000), run("redis", 1, 900)], [2], ["redis", "yardstick"])
     check = judged(summary)["postgres_rps", 2]
@@ -391,6 +343,5 @@ def test_one_round_of_every_target_runs_end_to_end(tmp_path):
     assert runs["redis"]["connections_per_worker"] == [16], "wrk's 16 connections, held by the one worker"
     assert 0 <= runs["redis"]["machine_idle_share"] + runs["redis"]["machine_steal_share"] <= 1
     assert {c["criterion"] for c in results["criteria"]} == {"redis_rps", "postgres_rps", "redis_p99", "boot"}
-    assert all(r["unwarmed_boot_s"] > 0 for r in results["runs"]), "each measured start followed an unmeasured one"
     assert str(ROOT) not in output.read_text(), "no path of this machine in what gets committed"
     assert ElementTree.parse(chart).getroot().tag == "{http://www.w3.org/2000/svg}svg"
