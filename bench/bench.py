@@ -999,11 +999,11 @@ def main(argv):
                 env["REDIS_URL"] = REDIS_URL
             run_checked(procfile("release"), env, f"release on {database}")
         info = machine(services)
-        total = len(args.concurrency) * args.rounds * len(targets)
-        log(f"bench: {total} runs of {args.warmup} s warm-up + {args.duration} s load "
+        planned = list(schedule(args.rounds, args.concurrency, targets))
+        log(f"bench: {len(planned)} runs of {args.warmup} s warm-up + {args.duration} s load "
             f"(wrk -t{args.threads} -c{args.connections}); load average {' '.join(info['loadavg_at_start'])}")
         static_path = None
-        for round_number, concurrency, target in schedule(args.rounds, args.concurrency, targets):
+        for round_number, concurrency, target in planned:
             run = measure_spread(
                 lambda: measure(target, concurrency, services, secret_key, workdir, args, static_path),
                 args.retries,
