@@ -3,6 +3,7 @@
 # start with one line naming it. GUNICORN_CMD_ARGS overrides anything here.
 
 import gc
+import sys
 
 from herokuapp import environment as env
 from herokuapp.gunicorn_logging import ACCESS_LOG_FORMAT
@@ -38,6 +39,26 @@ def when_ready(server):
     collection on every boot."""
     gc.freeze()
     gc.enable()
+
+
+def counter_store():
+    """The app's counter.engine.base, or None when the app served is not herokuapp.wsgi (the
+    benchmark's yardstick runs with these settings too, and has no Django to set up)."""
+    return sys.modules.get("counter.engine.base")
+
+
+def post_worker_init(worker):
+    """Start the counter store's background work in each worker, after the fork: with Redis, a
+    worker flushes what it finds pending within a flush interval of starting, views or not."""
+    if store := counter_store():
+        store.get_store().start()
+
+
+def worker_exit(server, worker):
+    """Flush the views a worker's store holds on its way out, inside graceful_timeout: every
+    deploy and daily restart sends SIGTERM, and Redis may not keep what is pending."""
+    if store := counter_store():
+        store.stop_store()
 
 
 # The router gives up on a request after 30 s; a worker stuck longer than this is restarted.

@@ -1,7 +1,7 @@
 from django.contrib import admin
 
 from counter import named
-from counter.backends import CounterUnavailable, get_counter
+from counter.engine.base import CounterUnavailable, get_store
 from counter.models import Counter, NamedCounter, PageImage
 
 
@@ -16,10 +16,9 @@ def figure(read):
 @admin.register(Counter)
 class CounterAdmin(admin.ModelAdmin):
     """Every count the app keeps (the page's, each named counter's and their days'), as the
-    counting backend reads it: with Redis, the row lags by the views not flushed yet. Read-only:
-    a count changes by views alone, and the row's other fields are the flusher's bookkeeping (see
-    counter.flusher), which an edit or a deletion by hand would turn into views counted twice or
-    lost."""
+    counter store reads it: with Redis, the row lags by the views not flushed yet. Read-only: a
+    count changes by views alone, and Redis keeps copies of the totals that an edit or a deletion
+    by hand would leave behind."""
 
     list_display = ["name", "count"]
     search_fields = ["name"]
@@ -37,12 +36,12 @@ class CounterAdmin(admin.ModelAdmin):
 
     @admin.display(description="views")
     def count(self, row):
-        return figure(lambda: get_counter().get(row.name))
+        return figure(lambda: get_store().get(row.name))
 
 
 @admin.register(NamedCounter)
 class NamedCounterAdmin(admin.ModelAdmin):
-    """The API's counters with their totals and today's figures, read from the counting backend."""
+    """The API's counters with their totals and today's figures, read from the counter store."""
 
     list_display = ["name", "total", "views_today", "visitors_today", "created"]
     search_fields = ["name"]

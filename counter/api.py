@@ -14,7 +14,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 
 from counter import named, rate_limits
-from counter.backends import CounterUnavailable
+from counter.engine.base import CounterUnavailable
 from counter.views import RETRY_AFTER_SECONDS
 
 OPENAPI = Path(__file__).with_name("openapi.json")

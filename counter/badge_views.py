@@ -12,7 +12,7 @@ from django.views.decorators.http import require_safe
 
 from counter import badges, named, rate_limits
 from counter.api import CORS_HEADERS
-from counter.backends import CounterUnavailable
+from counter.engine.base import CounterUnavailable
 
 ACTIONS = ("hit", "get")
 # What the badge shows: all views, or today's unique visitors.

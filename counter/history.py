@@ -1,7 +1,7 @@
 """Views per day of each named counter, kept as durably as the counts themselves.
 
 A day's views are a counter of their own, named from the counter's series and the date (UTC),
-counted through the same backend as every other count: with Redis they reach the database in the
+counted through the same store as every other count: with Redis they reach the database in the
 flusher's batches, survive Redis outages and restarts, and are counted exactly once. A view is
 counted in its counter first; if its day cannot be counted, the total stays right and the day
 misses that view.
@@ -11,7 +11,7 @@ import datetime
 import logging
 
 from counter import visitors
-from counter.backends import CounterUnavailable, get_counter
+from counter.engine.base import CounterUnavailable, get_store
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +28,7 @@ def day_name(series, day):
 
 def record_view(series, day):
     try:
-        get_counter().hit(day_name(series, day))
+        get_store().hit(day_name(series, day))
     except CounterUnavailable as error:
         log.warning("a view was counted but its day was not: %s", error)
 
@@ -41,7 +41,7 @@ def last_days(days=DAYS_SHOWN):
 
 def views_per_day(series, days=DAYS_SHOWN):
     """[(day, views)] for the last ``days`` days, oldest first."""
-    counter = get_counter()
+    counter = get_store()
     return [(day, counter.get(day_name(series, day))) for day in last_days(days)]
 
 

@@ -6,26 +6,13 @@ from django.db.models.functions import Now
 
 
 class Counter(models.Model):
-    """A named count of page views, as far as it has been made durable.
-
-    With the Redis backend, views reach this row in batches (see counter.flusher); the durable
-    total is ``views`` plus any OutageView rows for the same name. ``generation`` is the Redis
-    total's generation and ``flushed_seq`` how far into it the batches written here reach: what a
-    process needs to restore the views Redis lost when that generation ended. ``seen_seq`` is the
-    furthest into it any process had seen Redis count when it started counting here instead, so
-    that all of them number their outage views above what Redis showed (see
-    counter.flusher.counted_total). ``redis_ceiling`` bounds the numbers Redis has shown, and
-    ``database_shown`` is the highest number shown for a view numbered in the database: what keeps
-    numbers from going back when Redis stops answering or loses its data (see counter.bounds).
-    """
+    """A named count of views as far as it is durable: with the Redis store, its views reach the
+    row in batches (see counter.engine.flusher). ``updated`` is when the row last changed, by the
+    database's clock: how Redis's copies of the totals learn of writes made outside their batches."""
 
     name = models.CharField(max_length=200, primary_key=True)
     views = models.BigIntegerField(default=0)
-    generation = models.BigIntegerField(default=0, db_default=0)
-    flushed_seq = models.BigIntegerField(default=0, db_default=0)
-    seen_seq = models.BigIntegerField(default=0, db_default=0)
-    redis_ceiling = models.BigIntegerField(default=0, db_default=0)
-    database_shown = models.BigIntegerField(default=0, db_default=0)
+    updated = models.DateTimeField(db_default=Now(), db_index=True)
 
     class Meta:
         ordering = ["name"]
@@ -34,41 +21,15 @@ class Counter(models.Model):
         return f"{self.name}: {self.views:,}"
 
 
-class OutageView(models.Model):
-    """Views one process counted in the database while it could not reach Redis.
+class RedisInstance(models.Model):
+    """How far the database has taken the batches of one Redis instance: a batch numbered at most
+    ``taken`` is in the counters already, and is never added again. ``epoch`` changes each time
+    the instance restarts with its data: a batch taken before that is not added (see
+    counter.engine.flusher.reconcile)."""
 
-    One row per process outage and name, so that the merge into Redis can say exactly how much of
-    each row it has already added (see counter.flusher.merge_outage_views).
-    """
-
-    outage = models.UUIDField()
-    name = models.CharField(max_length=200)
-    views = models.BigIntegerField(default=0)
-    created = models.DateTimeField(db_default=Now())
-
-    class Meta:
-        constraints = [models.UniqueConstraint(fields=["outage", "name"], name="one_row_per_outage_and_name")]
-
-
-class UncertainHit(models.Model):
-    """A view whose Redis call failed after it may have reached Redis, counted in an outage row.
-
-    Redis may still have executed it (a reply lost, a server paused then resumed): the flusher
-    looks the hit up among Redis's recent hits and, if Redis did count it, takes it back out of
-    the outage row, so the view counts once.
-    """
-
-    hit = models.UUIDField(primary_key=True)
-    outage = models.UUIDField()
-    name = models.CharField(max_length=200)
-    created = models.DateTimeField(db_default=Now())
-
-
-class FlushedBatch(models.Model):
-    """A batch of Redis views already added to Counter, so that a retried batch is never added twice."""
-
-    batch = models.UUIDField(primary_key=True)
-    created = models.DateTimeField(db_default=Now())
+    id = models.CharField(max_length=32, primary_key=True)
+    taken = models.BigIntegerField(default=0)
+    epoch = models.BigIntegerField(default=0)
 
 
 class PageImage(models.Model):
@@ -120,8 +81,8 @@ class NamedCounter(models.Model):
 
 
 class RateLimitWindow(models.Model):
-    """Requests one client made in one window of one limit, where Redis is not there to count them
-    (see counter.rate_limits). ``key`` names the limit and a hash of the client's address."""
+    """Requests one client made in one window of one limit, with the database store or while Redis
+    does not answer (see counter.rate_limits). ``key`` names the limit and a hash of the client's address."""
 
     key = models.CharField(max_length=80)
     window = models.BigIntegerField()
@@ -140,7 +101,7 @@ class DailySalt(models.Model):
 
 
 class DailyVisitor(models.Model):
-    """One visitor of one counter on one day, where there is no Redis to keep a HyperLogLog:
+    """One visitor of one counter on one day, with the database store (no HyperLogLog in Redis):
     ``name`` is the day's series name, ``visitor`` the day's salted hash, never an address."""
 
     name = models.CharField(max_length=64)
@@ -151,9 +112,9 @@ class DailyVisitor(models.Model):
 
 
 class DailyVisitors(models.Model):
-    """A day's count of visitors, kept in the database: with Redis, a copy of the day's
-    HyperLogLog made by the flusher, so that a Redis that loses it loses at most one flush
-    interval of visitors; without Redis, the count of a day that is over."""
+    """A day's count of visitors, kept in the database: with the Redis store, a copy of the day's
+    HyperLogLog made after each flush round, so that a Redis that loses it loses at most one flush
+    interval of visitors; with the database store, the count of a day that is over."""
 
     name = models.CharField(max_length=64, primary_key=True)
     visitors = models.BigIntegerField(default=0)

@@ -1,7 +1,7 @@
 """Counters anyone can use, named ``namespace/key``: created by a first hit or explicitly.
 
-Each one counts through the same backend as the home page (see counter.backends), so everything
-that keeps the home page's count durable holds for it too. What a counter shows is the backend's
+Each one counts through the same store as the home page (see counter.engine), so everything
+that keeps the home page's count durable holds for it too. What a counter shows is the store's
 count less an offset, which is how a counter starts from a given value and how it is reset
 without touching the counting itself. A counter created explicitly has an admin token; only a
 hash of it is stored.
@@ -16,7 +16,7 @@ import time
 from django.db import DatabaseError, IntegrityError, transaction
 
 from counter import history, visitors
-from counter.backends import CounterUnavailable, get_counter
+from counter.engine.base import CounterUnavailable, get_store
 from counter.models import NamedCounter
 
 PART = re.compile(r"[A-Za-z0-9_.-]{1,64}")
@@ -58,7 +58,7 @@ def token_hash(token):
 
 class Registry:
     """This process's view of the named counters: each row cached for CACHE_SECONDS, so that a
-    hit costs the backend's one round trip, and a database outage leaves known counters counting."""
+    hit costs the store's one round trip, and a database outage leaves known counters counting."""
 
     def __init__(self, clock=time.monotonic):
         self.clock = clock
@@ -90,7 +90,7 @@ class Registry:
         if row is None:
             row = self._create(name, token=None, start=0)
         day = history.today()
-        value = get_counter().hit(name) - row.offset
+        value = get_store().hit(name) - row.offset
         history.record_view(row.series, day)
         if request is not None:
             visitors.record(history.day_name(row.series, day), request, day)
@@ -100,10 +100,10 @@ class Registry:
         """Views and unique visitors of ``name`` today."""
         row = self.existing(name)
         day_name = history.day_name(row.series, history.today())
-        return {"views": get_counter().get(day_name), "visitors": visitors.count(day_name)}
+        return {"views": get_store().get(day_name), "visitors": visitors.count(day_name)}
 
     def get(self, name):
-        return get_counter().get(name) - self.existing(name).offset
+        return get_store().get(name) - self.existing(name).offset
 
     def existing(self, name):
         row = self.row(name)
@@ -119,7 +119,7 @@ class Registry:
 
     def reset(self, name, token, value=0):
         row = self._authorised(name, token)
-        offset = get_counter().get(name) - value
+        offset = get_store().get(name) - value
         NamedCounter.objects.filter(name=name).update(offset=offset)
         row.offset = offset
         self.remember(name, row)
@@ -143,7 +143,7 @@ class Registry:
 
     def _create(self, name, token, start, exists_ok=True):
         # Views a deleted counter of the same name left behind do not count for the new one.
-        offset = get_counter().get(name) - start
+        offset = get_store().get(name) - start
         row = NamedCounter(name=name, offset=offset, token_hash=token_hash(token) if token else "")
         try:
             with transaction.atomic():

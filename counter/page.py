@@ -25,7 +25,7 @@ from django.http import HttpRequest
 from django.utils.http import http_date
 
 from counter import page_image
-from counter.backends import CounterUnavailable, get_counter
+from counter.engine.base import CounterUnavailable, get_store
 from herokuapp.request_id import current_request_id, request_id_of
 
 PAGE = "index"
@@ -74,7 +74,7 @@ class CounterPage:
         token = current_request_id.set(request_id)
         try:
             prototypes = self.prototypes_for(environ, page_image.current())
-            views = get_counter().hit(PAGE) if prototypes else None
+            views = get_store().hit(PAGE) if prototypes else None
         except CounterUnavailable:
             views = None
         finally:

@@ -1,10 +1,11 @@
 """Per-client limits on the counter API, counted where every process sees the same numbers.
 
-A limit allows a quota of requests per fixed window (a minute, an hour). The count lives in Redis
-when the app has it (one script: increment, and expire with the window) and in the database
-otherwise (one upsert), so the limit holds across workers and dynos. If neither answers, the
-request is let through: a limit must not take the API down with its store. Clients are known by
-the address Heroku's router appended to X-Forwarded-For, kept only as a keyed hash.
+A limit allows a quota of requests per fixed window (a minute, an hour). The count lives where
+settings.COUNTER_STORE keeps every count: in Redis (one script: increment, and expire with the
+window) or in the database (one upsert), so the limit holds across workers and dynos. While Redis
+does not answer, the database counts; if neither answers, the request is let through: a limit
+must not take the API down with its store. Clients are known by the address Heroku's router
+appended to X-Forwarded-For, kept only as a keyed hash.
 """
 
 import hashlib
@@ -91,14 +92,14 @@ def take(limit, client, now=None):
     window = int(now // limit.window)
     reset = max(1, int((window + 1) * limit.window - now + 0.999))
     key = f"{limit.name}:{client}"
-    count = _count_in_redis(key, window, limit.window) if settings.REDIS_URL else None
+    count = _count_in_redis(key, window, limit.window) if settings.COUNTER_STORE == "redis" else None
     if count is None:
         count = _count_in_database(key, window)
     return Decision(limit, count if count is not None else 0, reset)
 
 
 def _count_in_redis(key, window, seconds):
-    import redis  # loaded only where REDIS_URL is set (see herokuapp.redis_client)
+    import redis  # loaded only with the Redis store (see herokuapp.redis_client)
 
     try:
         return registered_script(get_redis(), TAKE)(keys=[f"{PREFIX}{key}:{window}"], args=[seconds * 1000])

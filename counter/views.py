@@ -3,7 +3,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
 from counter import page_image
-from counter.backends import CounterUnavailable, get_counter
+from counter.engine.base import CounterUnavailable, get_store
 from counter.page import COUNTED, PAGE, Counted
 
 RETRY_AFTER_SECONDS = 5
@@ -11,7 +11,7 @@ RETRY_AFTER_SECONDS = 5
 
 def count(request):
     """Count a GET (a HEAD shows the count without adding one); views is None if nothing can count."""
-    counter = get_counter()
+    counter = get_store()
     try:
         return Counted(counter.hit(PAGE) if request.method == "GET" else counter.get(PAGE))
     except CounterUnavailable:

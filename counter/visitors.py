@@ -5,10 +5,11 @@ within a day the same visitor gives the same hash; across days hashes cannot be 
 the day's salt is deleted nobody can tell whose a hash was. ``name`` is a day of a counter
 (counter.history.day_name).
 
-With Redis, each such day is a HyperLogLog (at most 12 KB, about 0.8 % standard error). The
-flusher copies the ones that changed to the database and merges the copy back in, so a Redis
-that loses one loses at most one flush interval of visitors. Without Redis, the day's hashes are
-rows in the database, counted exactly, and folded into a count when the day is over. Counting
+With the Redis store, each such day is a HyperLogLog (at most 12 KB, about 0.8 % standard error).
+After each of the store's flush rounds the ones that changed are copied to the database, and the
+copy merged back in, so a Redis that loses one loses at most one flush interval of visitors. With
+the database store, the day's hashes are rows in the database, counted exactly, and folded into a
+count when the day is over. Counting
 visitors is best effort: if its store fails, the view still counts.
 """
 
@@ -20,7 +21,9 @@ import secrets
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import Count
+from django.dispatch import receiver
 
+from counter.engine.base import flushed
 from counter.models import DailySalt, DailyVisitor, DailyVisitors
 from herokuapp.redis_client import get_redis, registered_script
 from herokuapp.router import client_address
@@ -30,7 +33,7 @@ log = logging.getLogger(__name__)
 PREFIX = "herokuapp:visitors:"
 DIRTY = PREFIX + "dirty"
 KEEP_IN_REDIS = 3 * 24 * 3600  # past days are read from the database's copy
-# Add a visitor; if that changed the HyperLogLog, mark it for the flusher's copy.
+# Add a visitor; if that changed the HyperLogLog, mark it for the copy after the next flush round.
 ADD = """
 if redis.call('PFADD', KEYS[1], ARGV[1]) == 1 then
   redis.call('SADD', KEYS[2], ARGV[2])
@@ -80,7 +83,7 @@ def record(name, request, day):
     """Count the request's visitor among ``name``'s visitors of ``day``."""
     try:
         visitor = visitor_of(request, day)
-        if settings.REDIS_URL:
+        if settings.COUNTER_STORE == "redis":
             _record_in_redis(name, visitor)
         else:
             table = connection.ops.quote_name(DailyVisitor._meta.db_table)
@@ -94,7 +97,7 @@ def record(name, request, day):
 
 
 def _record_in_redis(name, visitor):
-    import redis  # loaded only where REDIS_URL is set (see herokuapp.redis_client)
+    import redis  # loaded only with the Redis store (see herokuapp.redis_client)
 
     try:
         registered_script(get_redis(), ADD)(keys=[key(name), DIRTY], args=[visitor, name, KEEP_IN_REDIS])
@@ -106,7 +109,7 @@ def count(name):
     """Visitors of ``name`` (a day of a counter); 0 if its store cannot say."""
     try:
         copy = DailyVisitors.objects.filter(name=name).values_list("visitors", flat=True).first() or 0
-        if settings.REDIS_URL:
+        if settings.COUNTER_STORE == "redis":
             import redis
 
             try:
@@ -118,9 +121,10 @@ def count(name):
         return 0
 
 
-def flush(client):
-    """Copy the HyperLogLogs that changed to the database, merging the database's copy in first.
-    Run by the flusher under its lock. Returns how many it copied."""
+@receiver(flushed)
+def flush(client, **kwargs):
+    """Copy the HyperLogLogs that changed to the database, merging the database's copy in first,
+    after each of the counter store's flush rounds. Returns how many it copied."""
     import redis
 
     names = [name.decode() for name in client.spop(DIRTY, 10_000) or []]

@@ -54,9 +54,10 @@ def check_storage():
 @never_cache
 @require_safe
 def ready(request):
-    """Ready when the page can count: the database, or Redis if configured, must answer."""
+    """Ready when the page can count: the database, or Redis with the Redis counter store, must
+    answer. Redis is left out with the database store, which keeps nothing there."""
     dependencies = {"database": probe(check_database)}
-    if settings.REDIS_URL:
+    if settings.COUNTER_STORE == "redis":
         dependencies["redis"] = probe(check_redis)
     dependencies["storage"] = probe(check_storage)
     counting = [dependencies[name]["status"] == "up" for name in ("database", "redis") if name in dependencies]

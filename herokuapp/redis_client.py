@@ -1,8 +1,8 @@
 """One Redis connection pool per process, created on first use from REDIS_URL.
 
 Created lazily, so that gunicorn's master (which preloads the app) never holds a connection its
-forked workers would share. redis-py is imported by the Redis counter's module, which the app
-preloads only when Redis is configured, so an app without Redis never loads it. Timeouts are
+forked workers would share. redis-py is imported by the Redis counter store's module, which the
+app preloads only when Redis counts, so an app without Redis never loads it. Timeouts are
 short: a dead Redis must not hold a request for long. The app's Lua scripts are sent by their SHA
 on connections kept for them (see Script and ScriptConnections).
 """
@@ -23,8 +23,13 @@ READ_TIMEOUT = 0.5
 @functools.cache
 def get_redis():
     import redis
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
 
     options = {
+        # No retries of its own: redis-py's default sends a failed command again up to three
+        # times, backing off for seconds, and the counter store decides itself what it resends.
+        "retry": Retry(NoBackoff(), 0),
         "socket_connect_timeout": CONNECT_TIMEOUT,
         "socket_timeout": READ_TIMEOUT,
         "health_check_interval": 30,

@@ -109,28 +109,22 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# Heroku Key-Value Store provides REDIS_URL; when it is set the counter counts in Redis. Its
-# rediss:// endpoint presents a self-signed certificate, which only "none" accepts.
+# Heroku Key-Value Store provides REDIS_URL; when it is set the app counts in Redis (see
+# COUNTER_STORE). Its rediss:// endpoint presents a self-signed certificate, which only "none"
+# accepts.
 REDIS_URL = env.redis_url("REDIS_URL")
 REDIS_SSL_CERT_REQS = env.choice("REDIS_SSL_CERT_REQS", "none", {"none", "optional", "required"})
 
-# COUNTER_STORE=database counts each view with a database write even when Redis is there (which
-# still serves rate limits and visitor counts): slower, but every number is durable before it is
-# shown, so no Redis failure can lose a view or show a number lower than one shown before.
+# Where every count lives: views, named counters, their days, visitors and rate limits. "redis"
+# counts in Redis and keeps the database as the durable record; "database" writes each view to
+# the database, slower but durable before it is shown, even when Redis is there for nothing else.
 COUNTER_STORE = env.choice("COUNTER_STORE", "redis" if REDIS_URL else "database", {"redis", "database"})
 if COUNTER_STORE == "redis" and not REDIS_URL:
     raise env.ConfigurationError("COUNTER_STORE=redis needs REDIS_URL")
-COUNTER_BACKEND = {"redis": "counter.redis_counter.RedisCounter", "database": "counter.backends.DatabaseCounter"}[COUNTER_STORE]
 
-# With Redis, views reach the database in batches this many seconds apart: the most a Redis that
-# loses its data can take with it. 0 stops the background flusher (run `manage.py flush_counters`).
-COUNTER_FLUSH_INTERVAL = env.number("COUNTER_FLUSH_INTERVAL", 1.0, minimum=0, maximum=60)
-
-# With Redis, the database is told how high Redis's numbers may go, this many seconds of views
-# ahead of the number shown: a database write per busy counter and process every three quarters of
-# this many seconds, and as many views showing the same number when Redis stops answering, so none
-# shows less than before.
-COUNTER_CEILING_AHEAD = env.number("COUNTER_CEILING_AHEAD", 0.1, minimum=0, maximum=10)
+# With Redis, each process moves the views counted there to the database this many seconds
+# apart: the most a Redis that loses its data can take with it (see docs/counting.md).
+COUNTER_FLUSH_INTERVAL = env.number("COUNTER_FLUSH_INTERVAL", 1.0, minimum=0.1, maximum=60)
 
 # The counter API is open to anyone: each client (by the address Heroku's router saw) may make
 # this many API requests a minute, and create this many counters an hour.

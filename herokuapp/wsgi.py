@@ -17,6 +17,7 @@ with exit_on_configuration_error():
     django_application = get_wsgi_application()
     # Imported once Django is set up: the home page's fast path, answering GET / from Django's own
     # rendering (see counter.page).
+    from counter.engine.base import STORES
     from counter.page import CounterPage
 
     application = CounterPage(django_application)
@@ -35,7 +36,7 @@ with exit_on_configuration_error():
     get_resolver().url_patterns
     get_template("counter/index.html")
     get_template("503.html")
-    # The configured counter's code: with Redis, redis-py (about 9 MiB and 80 ms of imports a
-    # process), which would otherwise be imported by each worker's first page view. Only imported:
-    # the counter and its connections are created in each worker, after the fork.
-    import_string(settings.COUNTER_BACKEND)
+    # The configured counter store's code: with Redis, redis-py (about 9 MiB and 80 ms of imports
+    # a process), which would otherwise be imported by each worker's first page view. Only
+    # imported: the store and its connections are created in each worker, after the fork.
+    import_string(STORES[settings.COUNTER_STORE])

@@ -24,12 +24,13 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix, t
 @pytest.fixture(autouse=True)
 def empty_redis(settings):
     """Start every test with no counts in the Redis the settings name, as with a fresh database,
-    and a counter backend and caches (page image, named counters, visitor salts) that have seen
-    nothing yet."""
+    and a counter store and caches (page image, named counters, visitor salts) that have seen
+    nothing yet. The test's store is stopped when the test ends, while its database is still the
+    test's own: what the store flushes on stopping goes with the test's rows, not into the next's."""
     from counter import named, page_image, visitors
-    from counter.backends import get_counter
+    from counter.engine.base import stop_store
 
-    get_counter.cache_clear()
+    stop_store()
     page_image.forget()
     named.registry.rows.clear()
     visitors._salts.clear()
@@ -37,12 +38,14 @@ def empty_redis(settings):
         client = redis.Redis.from_url(settings.REDIS_URL)
         client.flushdb()
         client.close()
+    yield
+    stop_store()
 
 
 @pytest.fixture
 def database_counter(settings):
-    """Count with the database backend for this test, whatever the environment chose."""
-    settings.COUNTER_BACKEND = "counter.backends.DatabaseCounter"
+    """Count with the database store for this test, whatever the environment chose."""
+    settings.COUNTER_STORE = "database"
 
 
 @pytest.fixture
@@ -72,9 +75,10 @@ def redis_url():
 
 @pytest.fixture
 def redis_counter(settings, redis_url):
-    """Count with the Redis backend for this test, its ceiling raised one view ahead: views counted
-    in a loop come faster than any page's, and would take it far ahead (see counter.bounds)."""
+    """Count with the Redis store for this test."""
     settings.REDIS_URL = redis_url
-    settings.COUNTER_BACKEND = "counter.redis_counter.RedisCounter"
-    settings.COUNTER_CEILING_AHEAD = 0
-    return redis_url
+    settings.COUNTER_STORE = "redis"
+    yield redis_url
+    from counter.engine.base import stop_store
+
+    stop_store()

@@ -11,8 +11,6 @@ import secrets
 for name in ("DEBUG", "DYNO", "ALLOWED_HOSTS", "HEROKU_APP_DEFAULT_DOMAIN_NAME", "PORT", "WEB_CONCURRENCY"):
     os.environ.pop(name, None)
 os.environ["SECRET_KEY"] = secrets.token_urlsafe(50)
-# Tests flush counters when they mean to; a background flusher would race their transactions.
-os.environ["COUNTER_FLUSH_INTERVAL"] = "0"
 
 # Media go to S3 only when asked. TEST_S3=moto (bin/test's second run) starts a test S3 server and
 # names a fresh bucket on it, as Heroku config vars would name a real one.

@@ -115,6 +115,9 @@ def test_deploy_rehearsal(slug, cluster_database, redis_url):
 
         figures["exit_statuses"] = [dyno.stop() for dyno in dynos]
         assert figures["exit_statuses"] == [0, 0]
+        with cluster_database.cluster.admin(cluster_database.name) as database:
+            durable = database.execute("SELECT views FROM counter_counter WHERE name = 'index'").fetchone()[0]
+        assert durable == VIEWS + 1, "the dynos flushed every view Redis held on their way out (SIGTERM)"
         dynos = [WebDyno(env | {"DYNO": f"web.{n}"}, root=slug).start() for n in (1, 2)]
         after_restart = shown_count(dynos[1].get("/", headers=https()))
         figures["views_counted"] = after_restart - 2  # less the view that found the stylesheet, and this one

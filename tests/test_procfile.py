@@ -7,7 +7,9 @@ import threading
 import time
 
 import pytest
+import redis
 
+from counter.engine import scripts
 from tests.dyno import WebDyno, dyno_environment, run_process
 
 pytestmark = pytest.mark.slow
@@ -128,3 +130,95 @@ def test_web_dyno_without_secret_key_stops_at_start_with_one_line(released):
     assert errors == [errors[0]] and "SECRET_KEY" in errors[0]
     assert "Traceback" not in dyno.output()
     assert "exited with" in str(failure.value)
+
+
+# The counter store's gunicorn hooks: post_worker_init starts each worker's flusher, which flushes
+# at once and then every COUNTER_FLUSH_INTERVAL; worker_exit flushes on the way out. The dynos have
+# one worker, so that the only rounds are its first, at start, and its last, at exit.
+
+
+@pytest.fixture
+def redis_env(released, redis_url):
+    """The web dyno's environment with Redis, flushing only once a minute: no round of the
+    interval's comes within a test."""
+    return released | {"REDIS_URL": redis_url, "WEB_CONCURRENCY": "1", "COUNTER_FLUSH_INTERVAL": "60"}
+
+
+def views_in_database(env):
+    """The home page's durable count, read from the dyno's SQLite file."""
+    database = sqlite3.connect(env["DATABASE_URL"].removeprefix("sqlite:///"))
+    try:
+        row = database.execute("SELECT views FROM counter_counter WHERE name = 'index'").fetchone()
+    finally:
+        database.close()
+    return row[0] if row else 0
+
+
+def views_in_redis(redis_url):
+    """(base, pending, inflight) of the home page's count in Redis."""
+    client = redis.Redis.from_url(redis_url)
+    try:
+        return tuple(int(part or 0) for part in client.hmget(scripts.count("index"), "base", "pending", "inflight"))
+    finally:
+        client.close()
+
+
+def started_after_its_first_round(env, redis_url, timeout=10):
+    """A web dyno whose worker has finished the round it runs at start (which stamps ``refreshed``
+    on the Redis instance), so that views counted from now on wait for its next round."""
+    dyno = WebDyno(env).start()
+    client = redis.Redis.from_url(redis_url)
+    try:
+        deadline = time.monotonic() + timeout
+        while client.hget(scripts.INSTANCE, "refreshed") is None:
+            assert time.monotonic() < deadline, f"no flush round at start:\n{dyno.output()}"
+            time.sleep(0.05)
+    finally:
+        client.close()
+    return dyno
+
+
+def count_views(dyno, views):
+    shown = [dyno.get("/") for _ in range(views)]
+    assert [response.status_code for response in shown] == [200] * views
+    assert f"viewed <strong>{views}</strong> times." in shown[-1].text
+
+
+def test_sigterm_flushes_the_views_redis_holds_before_the_dyno_exits(redis_env, redis_url):
+    """Every deploy and daily restart sends SIGTERM; the views the worker counted in Redis reach the
+    database on its way out, though no flush interval has passed since they were counted."""
+    dyno = started_after_its_first_round(redis_env, redis_url)
+    try:
+        count_views(dyno, 12)
+        assert views_in_database(redis_env) == 0
+        assert views_in_redis(redis_url) == (0, 12, 0)
+        assert dyno.stop() == 0
+    finally:
+        dyno.kill()
+    assert views_in_database(redis_env) == 12
+    assert views_in_redis(redis_url) == (12, 0, 0)
+    assert "could not flush" not in dyno.output()
+
+
+def test_a_starting_dyno_flushes_views_left_pending_in_redis_without_serving_a_view(redis_env, redis_url):
+    """A dyno killed with SIGKILL leaves its views pending in Redis; the next dyno to start flushes
+    them within one flush interval, before anyone views the page."""
+    killed = started_after_its_first_round(redis_env, redis_url)
+    try:
+        count_views(killed, 7)
+    finally:
+        killed.kill()
+    assert views_in_database(redis_env) == 0
+    assert views_in_redis(redis_url) == (0, 7, 0)
+
+    interval = 2.0
+    dyno = WebDyno(redis_env | {"COUNTER_FLUSH_INTERVAL": str(interval)}).start()  # probes robots.txt only
+    try:
+        answered = time.monotonic()
+        while views_in_database(redis_env) < 7 and time.monotonic() - answered < interval:
+            time.sleep(0.05)
+        assert views_in_database(redis_env) == 7
+        assert views_in_redis(redis_url) == (7, 0, 0)
+        assert "viewed <strong>8</strong> times." in dyno.get("/").text
+    finally:
+        dyno.kill()

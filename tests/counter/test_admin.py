@@ -1,13 +1,13 @@
 """The admin's lists of counts (counter.admin). Named counters: totals and today's figures,
 searchable, and no way to create a counter that would have no admin token. Every count the app
-keeps: as the counting backend reads it, and read-only."""
+keeps: as the counter store reads it, and read-only."""
 
 import pytest
 from django.contrib.admin.utils import quote
 from django.urls import reverse
 
 from counter import named
-from counter.backends import get_counter
+from counter.engine.base import get_store
 from counter.models import Counter
 from tests.herokuapp.test_security import login_to_admin
 
@@ -57,14 +57,14 @@ COUNTS_URL = "/admin/counter/counter/"
 
 def count_views(name, views, flushed):
     """Count views of ``name``; with Redis, the first ``flushed`` of them reach the database's row."""
-    counter = get_counter()
+    store = get_store()
     for view in range(views):
-        if view == flushed and hasattr(counter, "flush"):
-            counter.flush()
-        counter.hit(name)
+        if view == flushed:
+            store.flush()
+        store.hit(name)
 
 
-def test_each_count_is_listed_as_the_backend_reads_it_unflushed_views_included(owner):
+def test_each_count_is_listed_as_the_store_reads_it_unflushed_views_included(owner):
     count_views("index", 5, flushed=3)
     page = owner.get(COUNTS_URL, **HTTPS).content.decode()
     row = page[page.index(">index<"):]
@@ -81,4 +81,4 @@ def test_counts_can_be_read_but_not_added_changed_or_deleted(owner):
     assert owner.post(reverse("admin:counter_counter_delete", args=["index"]), {"post": "yes"}, **HTTPS).status_code == 403
     assert owner.get(COUNTS_URL + "add/", **HTTPS).status_code == 403
     assert Counter.objects.filter(name="index").exists()
-    assert get_counter().get("index") == 2
+    assert get_store().get("index") == 2

@@ -1,13 +1,13 @@
 """The counter API (counter.api, counter.named): named counters anyone can hit, read, create with
 an admin token, reset and delete, from any web page, with a JSON answer for every error. Each test
-runs with both counter backends."""
+runs with both counter stores."""
 
 import json
 
 import pytest
 from counter import named
 from counter import urls as counter_urls
-from counter.backends import get_counter
+from counter.engine.base import get_store
 from counter.models import Counter, NamedCounter
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("backend")]
@@ -60,7 +60,7 @@ def test_counters_count_apart_from_each_other_and_from_the_home_page(client):
     post(client, f"{BASE}/b/one/hit")
     client.get("/", **HTTPS)
     assert [get(client, f"{BASE}/{path}").json()["value"] for path in ("a/one", "a/two", "b/one")] == [1, 2, 1]
-    assert get_counter().get("index") == 1
+    assert get_store().get("index") == 1
 
 
 def test_an_unknown_counter_is_a_404_and_reading_it_creates_nothing(client):
@@ -81,7 +81,7 @@ def test_views_of_named_counters_reach_the_database_like_the_home_pages(client, 
     for _ in range(5):
         post(client, f"{BASE}/example.com/home/hit")
     if backend == "redis":
-        get_counter().flush()
+        get_store().flush()
     assert Counter.objects.get(name="example.com/home").views == 5
 
 

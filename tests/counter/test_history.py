@@ -10,7 +10,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from counter import charts, history, named
-from counter.backends import get_counter
+from counter.engine.base import get_store
 from counter.models import Counter, NamedCounter
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("backend")]
@@ -49,7 +49,7 @@ def test_each_view_is_counted_on_its_day_across_midnight(clock):
 def test_days_are_kept_as_durably_as_the_counts(clock, backend):
     hits("site/home", 4)
     if backend == "redis":
-        get_counter().flush()
+        get_store().flush()
     assert Counter.objects.get(name=history.day_name(series("site/home"), DAY)).views == 4
 
 

@@ -11,7 +11,7 @@ from django.core.handlers.wsgi import WSGIHandler
 from django.core.signals import request_started
 
 from counter import page, page_image
-from counter.backends import CounterUnavailable, get_counter
+from counter.engine.base import CounterUnavailable, get_store
 from herokuapp.request_id import current_request_id
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -93,7 +93,7 @@ def test_each_view_is_counted_once_without_passing_through_django(app, backend, 
     shown = [call(app)[2] for _ in range(4)]
     for number, body in enumerate(shown, start=1):
         assert f"<strong>{number}</strong> time{'s' if number > 1 else ''}.".encode() in body
-    assert get_counter().get("index") == 4
+    assert get_store().get("index") == 4
     prototypes_rendered = len(django_requests)
     assert prototypes_rendered == 2  # the singular and the plural page, once per process
     call(app)
@@ -108,20 +108,20 @@ def test_the_first_view_reads_one_time_not_one_times(app, backend):
 def test_a_host_django_refuses_gets_its_400_and_is_not_counted(app, backend):
     status, _, body = call(app, host="evil.example")
     assert status.startswith("400 ")
-    assert get_counter().get("index") == 0
+    assert get_store().get("index") == 0
 
 
 def test_plain_http_is_redirected_by_django_and_not_counted(app, backend):
     status, headers, _ = call(app, https=False)
     assert status.startswith("301 ")
     assert dict(headers)["Location"] == "https://localhost/"
-    assert get_counter().get("index") == 0
+    assert get_store().get("index") == 0
 
 
 def test_head_and_other_pages_are_left_to_django(app, backend, django_requests):
     call(app)
     call(app, method="HEAD")
-    assert get_counter().get("index") == 1
+    assert get_store().get("index") == 1
     assert call(app, "/health/live")[0] == "200 OK"
     assert call(app, "/nowhere")[0].startswith("404 ")
     assert django_requests[-3:] == ["/", "/health/live", "/nowhere"]
@@ -135,7 +135,7 @@ def test_when_nothing_can_count_django_answers_503_and_counting_is_tried_once(ap
             attempts.append(name)
             raise CounterUnavailable("both down")
 
-    monkeypatch.setattr(page, "get_counter", Unavailable)
+    monkeypatch.setattr(page, "get_store", Unavailable)
     status, headers, body = call(app)
     assert status.startswith("503 ")
     assert dict(headers)["Retry-After"] == "5"
@@ -145,14 +145,14 @@ def test_when_nothing_can_count_django_answers_503_and_counting_is_tried_once(ap
 
 def test_the_request_id_is_echoed_and_carried_while_counting(app, monkeypatch):
     seen = []
-    counter = get_counter()
+    store = get_store()
 
     class Recording:
         def hit(self, name):
             seen.append(current_request_id.get())
-            return counter.hit(name)
+            return store.hit(name)
 
-    monkeypatch.setattr(page, "get_counter", Recording)
+    monkeypatch.setattr(page, "get_store", Recording)
     call(app)
     _, headers, _ = call(app, request_id="f0e1d2c3-router-id")
     assert dict(headers)["X-Request-Id"] == "f0e1d2c3-router-id"

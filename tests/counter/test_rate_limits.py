@@ -1,6 +1,6 @@
 """Per-client limits on the counter API (counter.rate_limits): API requests per minute and new
-counters per hour, shared by every process through Redis or the database, announced in the
-RateLimit header fields, and never in the way when their store is down."""
+counters per hour, shared by every process through the counter store (Redis or the database),
+announced in the RateLimit header fields, and never in the way when their store is down."""
 
 import json
 
@@ -88,7 +88,7 @@ def test_counts_are_shared_by_every_process_through_redis_or_the_database(client
     settings.COUNTER_API_REQUESTS_PER_MINUTE = 50
     hit(client)
     hit(client)
-    if settings.REDIS_URL:
+    if settings.COUNTER_STORE == "redis":
         keys = [key.decode() for key in get_redis().scan_iter(match=rate_limits.PREFIX + "api:*")]
         assert len(keys) == 1 and 0 < get_redis().pttl(keys[0]) <= 60_000
         assert get_redis().get(keys[0]) == b"2"
@@ -97,8 +97,20 @@ def test_counts_are_shared_by_every_process_through_redis_or_the_database(client
         assert RateLimitWindow.objects.get(key__startswith="api:").count == 2
 
 
+def test_with_the_database_store_limits_are_counted_in_the_database_even_with_redis_there(settings, redis_url):
+    """COUNTER_STORE=database keeps every count in the database, rate limits included: a REDIS_URL
+    set for something else does not move them to Redis."""
+    settings.COUNTER_STORE = "database"
+    settings.REDIS_URL = redis_url
+    settings.COUNTER_API_REQUESTS_PER_MINUTE = 1
+    decisions = [rate_limits.take(rate_limits.API_REQUESTS, "client") for _ in range(2)]
+    assert [decision.allowed for decision in decisions] == [True, False]
+    assert RateLimitWindow.objects.get().count == 2
+    assert list(get_redis().scan_iter(match=rate_limits.PREFIX + "*")) == []
+
+
 def test_the_clients_address_is_stored_only_as_a_keyed_hash(settings):
-    settings.REDIS_URL = None
+    settings.COUNTER_STORE = "database"
     request = RequestFactory().get("/", HTTP_X_FORWARDED_FOR="198.51.100.7")
     rate_limits.take(rate_limits.API_REQUESTS, rate_limits.client_of(request))
     key = RateLimitWindow.objects.get().key
@@ -109,6 +121,7 @@ def test_the_clients_address_is_stored_only_as_a_keyed_hash(settings):
 
 
 def test_with_redis_down_limits_are_counted_in_the_database(settings):
+    settings.COUNTER_STORE = "redis"
     settings.REDIS_URL = DEAD_REDIS
     settings.COUNTER_API_REQUESTS_PER_MINUTE = 1
     decisions = [rate_limits.take(rate_limits.API_REQUESTS, "client") for _ in range(2)]
@@ -117,6 +130,7 @@ def test_with_redis_down_limits_are_counted_in_the_database(settings):
 
 
 def test_with_no_store_answering_requests_are_let_through(settings, monkeypatch):
+    settings.COUNTER_STORE = "redis"
     settings.REDIS_URL = DEAD_REDIS
     settings.COUNTER_API_REQUESTS_PER_MINUTE = 1
     monkeypatch.setattr(RateLimitWindow._meta, "db_table", "no_such_table")  # every query fails

@@ -8,7 +8,7 @@ import pytest
 from django.test import RequestFactory
 
 from counter import history, named, visitors
-from counter.backends import get_counter
+from counter.engine.base import get_store
 from counter.models import DailySalt, DailyVisitor, DailyVisitors
 from herokuapp.redis_client import get_redis
 
@@ -20,14 +20,12 @@ NAME = "series@2026-11-24"
 
 def use_store(request, store):
     request.getfixturevalue(f"{store}_counter")
-    if store == "database":
-        request.getfixturevalue("settings").REDIS_URL = None
     return store
 
 
 @pytest.fixture(params=["database", "redis"])
 def store(request):
-    """Visitors are kept in Redis when the app has it, in the database otherwise: either."""
+    """Visitors are kept where COUNTER_STORE keeps the counts, in Redis or in the database: either."""
     return use_store(request, request.param)
 
 
@@ -110,10 +108,21 @@ def test_a_hyperloglog_redis_lost_comes_back_from_the_databases_copy(in_redis):
     assert visitors.count(NAME) == 4
 
 
-def test_the_flusher_copies_visitors_in_its_rounds(in_redis):
+def test_each_flush_round_of_the_store_copies_visitors(in_redis):
     visitors.record(NAME, request_from("198.51.100.7"), DAY)
-    get_counter().flush()
+    get_store().flush()
     assert DailyVisitors.objects.get(name=NAME).visitors == 1
+
+
+def test_with_the_database_store_visitors_are_counted_in_the_database_even_with_redis_there(in_database, settings, redis_url):
+    """COUNTER_STORE=database keeps every count durable before it is shown, visitors included: a
+    REDIS_URL set for something else does not move them to Redis."""
+    settings.REDIS_URL = redis_url
+    for address in ("198.51.100.7", "198.51.100.7", "203.0.113.9"):
+        visitors.record(NAME, request_from(address), DAY)
+    assert DailyVisitor.objects.filter(name=NAME).count() == 2
+    assert visitors.count(NAME) == 2
+    assert list(get_redis().scan_iter(match=visitors.PREFIX + "*")) == []
 
 
 def test_a_view_counts_even_when_its_visitor_cannot_be(store, monkeypatch, settings):

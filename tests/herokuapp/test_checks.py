@@ -21,11 +21,19 @@ def test_reachable_services_pass(redis_counter):
 
 
 def test_redis_is_not_checked_when_not_configured(settings):
+    settings.COUNTER_STORE = "database"
     settings.REDIS_URL = ""
     assert "herokuapp.E002" not in service_errors()
 
 
+def test_redis_is_not_checked_with_the_database_store_which_keeps_nothing_there(settings):
+    settings.COUNTER_STORE = "database"
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"
+    assert "herokuapp.E002" not in service_errors()
+
+
 def test_unreachable_redis_is_an_error_naming_redis_url(settings):
+    settings.COUNTER_STORE = "redis"
     settings.REDIS_URL = "redis://127.0.0.1:1/0"
     errors = service_errors()
     assert errors["herokuapp.E002"].startswith("REDIS_URL: cannot reach Redis")

@@ -10,6 +10,12 @@ from tests.redis_tls import redis_tls, redis_tls_server  # noqa: F401 (fixtures)
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
 
+@pytest.fixture(autouse=True)
+def redis_store(settings):
+    """Redis is checked where the counter store counts there."""
+    settings.COUNTER_STORE = "redis"
+
+
 def redis_errors():
     return [message for message in checks.run_checks(tags=[SERVICES]) if message.id == "herokuapp.E002"]
 

@@ -328,13 +328,17 @@ def test_http_url_rejects_other_urls_naming_the_variable(monkeypatch, url, messa
 
 def test_number_reads_fractions_and_defaults_when_unset(monkeypatch):
     monkeypatch.setenv("COUNTER_FLUSH_INTERVAL", "0.25")
-    assert env.number("COUNTER_FLUSH_INTERVAL", 1.0, minimum=0, maximum=60) == 0.25
+    assert env.number("COUNTER_FLUSH_INTERVAL", 1.0, minimum=0.1, maximum=60) == 0.25
     monkeypatch.delenv("COUNTER_FLUSH_INTERVAL")
-    assert env.number("COUNTER_FLUSH_INTERVAL", 1.0, minimum=0, maximum=60) == 1.0
+    assert env.number("COUNTER_FLUSH_INTERVAL", 1.0, minimum=0.1, maximum=60) == 1.0
 
 
-@pytest.mark.parametrize("raw, message", [("soon", "must be a number, not 'soon'"), ("61", "must be from 0 to 60, not 61")])
+@pytest.mark.parametrize("raw, message", [
+    ("soon", "must be a number, not 'soon'"),
+    ("61", "must be from 0.1 to 60, not 61"),
+    ("0", "must be from 0.1 to 60, not 0"),
+])
 def test_number_names_the_variable_when_wrong(monkeypatch, raw, message):
     monkeypatch.setenv("COUNTER_FLUSH_INTERVAL", raw)
     with pytest.raises(ConfigurationError, match=f"^COUNTER_FLUSH_INTERVAL {message}$"):
-        env.number("COUNTER_FLUSH_INTERVAL", 1.0, minimum=0, maximum=60)
+        env.number("COUNTER_FLUSH_INTERVAL", 1.0, minimum=0.1, maximum=60)

@@ -1,6 +1,6 @@
 import pytest
 
-from counter.backends import get_counter
+from counter.engine.base import get_store
 
 pytestmark = pytest.mark.django_db
 
@@ -28,11 +28,22 @@ def test_readiness_reports_each_configured_dependency_with_status_and_latency(cl
 
 
 def test_readiness_leaves_out_redis_when_it_is_not_configured(client, settings):
+    settings.COUNTER_STORE = "database"
     settings.REDIS_URL = ""
     assert "redis" not in client.get("/health/ready").json()["dependencies"]
 
 
+def test_readiness_leaves_out_redis_with_the_database_store_which_keeps_nothing_there(client, settings):
+    settings.COUNTER_STORE = "database"
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"
+    response = client.get("/health/ready")
+    assert response.status_code == 200
+    assert response.json()["status"] == "ok"
+    assert "redis" not in response.json()["dependencies"]
+
+
 def test_readiness_is_degraded_but_ready_while_redis_is_down(client, settings):
+    settings.COUNTER_STORE = "redis"
     settings.REDIS_URL = "redis://127.0.0.1:1/0"
     response = client.get("/health/ready")
     assert response.status_code == 200
@@ -43,4 +54,4 @@ def test_readiness_is_degraded_but_ready_while_redis_is_down(client, settings):
 def test_health_checks_are_not_counted_as_views(client, database_counter):
     client.get("/health/live")
     client.get("/health/ready")
-    assert get_counter().get("index") == 0
+    assert get_store().get("index") == 0

@@ -91,13 +91,13 @@ def unavailable(client):
     from unittest import mock
 
     from counter import views
-    from counter.backends import CounterUnavailable
+    from counter.engine.base import CounterUnavailable
 
     class Unavailable:
         def hit(self, name):
             raise CounterUnavailable("both down")
 
-    with mock.patch.object(views, "get_counter", Unavailable):
+    with mock.patch.object(views, "get_store", Unavailable):
         return client.get("/", **HTTPS)
 
 

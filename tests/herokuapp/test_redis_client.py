@@ -19,8 +19,8 @@ import pytest
 import redis
 from redis.connection import Encoder, PythonRespSerializer
 
-from counter import redis_scripts as keys
-from counter.redis_counter import RedisCounter
+from counter.engine import scripts
+from counter.engine.redis_store import RedisStore
 from herokuapp.redis_client import get_redis, registered_script, script_connections
 from tests.dyno import ROOT, dyno_environment
 from tests.redis_tls import redis_tls, redis_tls_server  # noqa: F401 (fixtures)
@@ -53,12 +53,13 @@ def use_redis(settings, url, cert_reqs=None):
 def test_default_cert_reqs_connect_to_a_self_signed_server_and_count(settings, redis_tls):
     assert settings.REDIS_SSL_CERT_REQS == "none", "the default; tests/herokuapp/test_settings.py checks it unset"
     settings.REDIS_URL = redis_tls.url
-    counter = RedisCounter()
-    assert [counter.hit("test") for _ in range(3)] == [1, 2, 3]
-    # RedisCounter would count in the database were Redis unreachable: read the count back from
-    # this server, with a client that verifies it against the test CA.
+    store = RedisStore()
+    assert [store.hit("test") for _ in range(3)] == [1, 2, 3]
+    # The store would count in the database were Redis unreachable: read the count back from this
+    # server, with a client that verifies it against the test CA.
+    assert not store.down
     with redis_tls.client() as verified:
-        assert verified.get(keys.total("test")) == b"3"
+        assert verified.hmget(scripts.count("test"), "base", "pending") == [b"0", b"3"]
 
 
 @pytest.mark.slow
@@ -449,9 +450,9 @@ PRELOAD_WITH_REDIS = """
 import os, sys
 os.environ["DJANGO_SETTINGS_MODULE"] = "herokuapp.settings"
 import herokuapp.wsgi
-from counter.backends import get_counter
+from counter.engine import base
 from herokuapp.redis_client import get_redis
-print("redis" in sys.modules, get_redis.cache_info().currsize, get_counter.cache_info().currsize)
+print("redis" in sys.modules, get_redis.cache_info().currsize, base._store is None)
 """
 
 
@@ -459,8 +460,8 @@ print("redis" in sys.modules, get_redis.cache_info().currsize, get_counter.cache
 def test_with_redis_url_the_preloaded_app_holds_redis_py_but_no_client(tmp_path):
     """With Redis configured, gunicorn's master imports redis-py with the app, so that its forked
     workers share those pages and their first views do not pay for the import; the client, its
-    connections and the counter are still created in each worker, after the fork (nothing listens
-    at this REDIS_URL: connecting would fail)."""
+    connections and the counter store are still created in each worker, after the fork (nothing
+    listens at this REDIS_URL: connecting would fail)."""
     result = subprocess.run(
         [sys.executable, "-c", PRELOAD_WITH_REDIS],
         cwd=ROOT, capture_output=True, text=True, timeout=120,
@@ -469,4 +470,4 @@ def test_with_redis_url_the_preloaded_app_holds_redis_py_but_no_client(tmp_path)
         ),
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["True", "0", "0"]
+    assert result.stdout.split() == ["True", "0", "True"]

@@ -166,22 +166,36 @@ def test_database_connections_persist_ten_minutes_and_are_health_checked(url):
     assert database["CONN_HEALTH_CHECKS"] is True
 
 
-# counter backend
+# counter store
 
 
 def test_counter_counts_in_redis_when_redis_url_is_set():
-    values = settings_of("REDIS_URL", "COUNTER_BACKEND", REDIS_URL="redis://127.0.0.1:6379/15")
-    assert values == {"REDIS_URL": "redis://127.0.0.1:6379/15", "COUNTER_BACKEND": "counter.redis_counter.RedisCounter"}
+    values = settings_of("REDIS_URL", "COUNTER_STORE", REDIS_URL="redis://127.0.0.1:6379/15")
+    assert values == {"REDIS_URL": "redis://127.0.0.1:6379/15", "COUNTER_STORE": "redis"}
 
 
 def test_counter_counts_in_the_database_when_redis_url_is_unset():
-    values = settings_of("REDIS_URL", "COUNTER_BACKEND")
-    assert values == {"REDIS_URL": "", "COUNTER_BACKEND": "counter.backends.DatabaseCounter"}
+    values = settings_of("REDIS_URL", "COUNTER_STORE")
+    assert values == {"REDIS_URL": "", "COUNTER_STORE": "database"}
 
 
 def test_counter_store_database_counts_in_the_database_with_redis_still_configured():
-    values = settings_of("REDIS_URL", "COUNTER_BACKEND", REDIS_URL="redis://127.0.0.1:6379/15", COUNTER_STORE="database")
-    assert values == {"REDIS_URL": "redis://127.0.0.1:6379/15", "COUNTER_BACKEND": "counter.backends.DatabaseCounter"}
+    values = settings_of("REDIS_URL", "COUNTER_STORE", REDIS_URL="redis://127.0.0.1:6379/15", COUNTER_STORE="database")
+    assert values == {"REDIS_URL": "redis://127.0.0.1:6379/15", "COUNTER_STORE": "database"}
+
+
+def test_counter_flush_interval_defaults_to_one_second_and_takes_a_tenth_to_a_minute():
+    assert setting("COUNTER_FLUSH_INTERVAL") == 1.0
+    assert setting("COUNTER_FLUSH_INTERVAL", COUNTER_FLUSH_INTERVAL="0.1") == 0.1
+    assert setting("COUNTER_FLUSH_INTERVAL", COUNTER_FLUSH_INTERVAL="60") == 60.0
+
+
+@pytest.mark.parametrize("value", ["0", "0.05", "61"])
+def test_counter_flush_interval_outside_a_tenth_to_a_minute_stops_with_one_line_naming_it(value):
+    """Every process flushes: there is no interval that turns flushing off (0 did, once)."""
+    result = manage("check", COUNTER_FLUSH_INTERVAL=value)
+    assert_fails_at_start_naming(result, "COUNTER_FLUSH_INTERVAL")
+    assert "from 0.1 to 60" in result.stderr
 
 
 def test_counter_store_redis_without_redis_url_stops_with_one_line_naming_both():

@@ -1,0 +1,69 @@
+"""The contract every counter store keeps, and the one store this process counts with: the one
+settings.COUNTER_STORE names (see docs/counting.md). Only its module is imported, so an app
+without Redis never loads redis-py."""
+
+import threading
+
+from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import Signal, receiver
+from django.utils.module_loading import import_string
+
+STORES = {"database": "counter.engine.database.DatabaseStore", "redis": "counter.engine.redis_store.RedisStore"}
+
+# Sent after each round of the Redis store with its ``client``: visitor counts flush on that beat.
+flushed = Signal()
+
+
+class CounterUnavailable(Exception):
+    """No store that can count is reachable: the page answers a 503 and the client retries."""
+
+
+class CounterStore:
+    """What a store provides. ``hit`` counts a view of ``name`` and returns the number to show,
+    ``get`` returns it without counting; both raise CounterUnavailable when nothing can count. A
+    store holding views outside the database moves them there in ``flush`` (returning how many),
+    in the background from ``start`` (each worker, after gunicorn's fork) and on ``stop``."""
+
+    def hit(self, name):
+        raise NotImplementedError
+
+    def get(self, name):
+        raise NotImplementedError
+
+    def start(self):
+        pass
+
+    def flush(self):
+        return 0
+
+    def stop(self):
+        pass
+
+
+_store = None
+_lock = threading.Lock()
+
+
+def get_store():
+    """The store settings.COUNTER_STORE names, created on first use in this process."""
+    global _store
+    with _lock:
+        if _store is None:
+            _store = import_string(STORES[settings.COUNTER_STORE])()
+        return _store
+
+
+def stop_store():
+    """Stop this process's store, if it made one: its pending views are flushed."""
+    global _store
+    with _lock:
+        store, _store = _store, None
+    if store is not None:
+        store.stop()
+
+
+@receiver(setting_changed)
+def _settings_changed(setting, **kwargs):
+    if setting in {"COUNTER_STORE", "REDIS_URL", "COUNTER_FLUSH_INTERVAL"}:
+        stop_store()
