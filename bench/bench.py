@@ -7,13 +7,17 @@ loaded with wrk over loopback with the headers Heroku's router adds (bench/route
 
 For each WEB_CONCURRENCY, each round starts every target once, in turn (A B C ... A B C ...),
 so that slow drifts of the machine hit every target alike; each round's ratios use the yardstick
-measured in that same round, and the report gives the median over rounds. See bench/README.md.
+measured in that same round, and the report gives the median over rounds. With --baseline REF,
+the redis and postgres targets each have a twin served from that git revision's tree, measured
+beside them in every round, and the report adds each round's new / baseline (A/B). See
+bench/README.md.
 """
 
 import argparse
 import datetime
 import http.client
 import importlib.metadata
+import importlib.util
 import json
 import os
 import platform
@@ -31,6 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 import uuid
 from pathlib import Path
 
@@ -42,7 +47,6 @@ LUA = BENCH / "router.lua"
 POSTGRES_ADMIN_URL = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 
-COUNTER_KEY = "herokuapp:counter:index:total"  # counter.redis_scripts.total("index")
 YARDSTICK_KEY = "bench:yardstick"
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 # A run with several workers whose busiest one used more than this share of their CPU measured
@@ -75,6 +79,10 @@ TARGETS = [
     ("yardstick", "yardstick: bare WSGI + one Redis INCR", "bench.yardstick:application", "redis", "/"),
 ]
 TARGET_NAMES = [t[0] for t in TARGETS]
+# With --baseline, each of these targets has a twin served from the baseline's tree: the twin's
+# name, and the keys of its databases in Services, are its target's with BASELINE appended.
+TWINNED = ("redis", "postgres")
+BASELINE = "@base"
 
 # What the README promises to check, evaluated on the medians over rounds.
 CRITERIA_TEXT = {
@@ -101,10 +109,45 @@ def psycopg_url(url):
     return url.replace("postgres://", "postgresql://", 1)
 
 
-class Services:
-    """PostgreSQL databases of our own (created here, dropped in close()) and Redis db 14 (flushed)."""
+def next_database(url):
+    """``url`` with the Redis database after its own."""
+    parts = urllib.parse.urlsplit(url)
+    return parts._replace(path=f"/{int(parts.path.strip('/') or 0) + 1}").geturl()
 
-    def __init__(self, workdir):
+
+def load_module(path):
+    """The module in file ``path``, run on its own: no package it belongs to is imported."""
+    spec = importlib.util.spec_from_file_location(f"bench_{uuid.uuid4().hex}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def counter_store(tree):
+    """Where the counter page's count is in Redis with the code in ``tree``, read from that code:
+    (key, fields) of the hash counter.engine.scripts.count("index"), whose number shown is the sum
+    of those fields, or, in the engine before it, the string key counter.redis_scripts.total("index")
+    (fields None)."""
+    engine, before = tree / "counter" / "engine" / "scripts.py", tree / "counter" / "redis_scripts.py"
+    if engine.exists():
+        return load_module(engine).count("index"), ("base", "pending", "inflight")
+    if before.exists():
+        return load_module(before).total("index"), None
+    raise BenchError(f"neither counter/engine/scripts.py nor counter/redis_scripts.py in {tree}: where does it count?")
+
+
+def tree(name, workdir):
+    """Where the code of target ``name`` (or of the database it is keyed by) is: the baseline's
+    tree, extracted into the run's directory, for a twin; the repository otherwise."""
+    return Path(workdir) / "baseline" if name.endswith(BASELINE) else ROOT
+
+
+class Services:
+    """PostgreSQL databases of our own (created here, dropped in close()) and Redis db 14 (flushed);
+    with a baseline, its twins get databases of their own and the Redis database after (both
+    trees' counters use the same keys)."""
+
+    def __init__(self, workdir, baseline=False):
         import psycopg
         import redis
 
@@ -116,17 +159,26 @@ class Services:
                 f"PostgreSQL is not reachable at {POSTGRES_ADMIN_URL} ({str(error).strip().splitlines()[0]}); "
                 "start it, or point BENCH_POSTGRES_URL at a server where this user may create databases"
             ) from None
-        self.redis = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3)
-        try:
-            self.redis.ping()
-        except redis.RedisError as error:
-            raise BenchError(f"Redis is not reachable at {REDIS_URL} ({error}); start it, or set BENCH_REDIS_URL") from None
-        self.redis.flushdb()
+        self.redis_urls = {"redis": REDIS_URL, "redis-pg": REDIS_URL}
+        if baseline:
+            self.redis_urls["redis-pg" + BASELINE] = next_database(REDIS_URL)
+        self.clients = {}
+        for url in dict.fromkeys(self.redis_urls.values()):
+            self.clients[url] = redis.Redis.from_url(url, socket_connect_timeout=3)
+            try:
+                self.clients[url].ping()
+            except redis.RedisError as error:
+                raise BenchError(f"Redis is not reachable at {url} ({error}); start it, or set BENCH_REDIS_URL") from None
+            self.clients[url].flushdb()
+        self.redis = self.clients[REDIS_URL]
+        self.stores = {database: counter_store(tree(database, workdir)) for database in self.redis_urls if database != "redis"}
         self.sqlite_path = Path(workdir) / "bench.sqlite3"
         # One database per configuration, so that the Redis counter's flusher and the database
         # counter never write to the same row.
         self.urls = {"redis-pg": self.create_database(), "pg": self.create_database()}
         self.urls["sqlite"] = f"sqlite:///{self.sqlite_path}"
+        if baseline:
+            self.urls |= {database + BASELINE: self.create_database() for database in ("redis-pg", "pg")}
 
     def create_database(self):
         name = f"herokuapp_bench_{uuid.uuid4().hex[:12]}"
@@ -135,7 +187,8 @@ class Services:
         return POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
 
     def database_name(self, database):
-        return self.urls[database].rsplit("/", 1)[1] if database in ("redis-pg", "pg") else None
+        url = self.urls.get(database, "")
+        return url.rsplit("/", 1)[1] if url.startswith("postgres") else None
 
     def backend_pids(self, database):
         """Process ids of PostgreSQL's backends serving ``database`` (empty if not PostgreSQL)."""
@@ -153,12 +206,13 @@ class Services:
         """The count the target's store holds now (to check every request was counted)."""
         if app != "herokuapp.wsgi" or database == "redis":
             return int(self.redis.get(YARDSTICK_KEY) or 0)
-        if database == "redis-pg":
-            return int(self.redis.get(COUNTER_KEY) or 0)
-        if database == "pg":
+        if database in self.stores:
+            client, (key, fields) = self.clients[self.redis_urls[database]], self.stores[database]
+            return sum(int(part or 0) for part in client.hmget(key, *fields)) if fields else int(client.get(key) or 0)
+        if self.database_name(database):
             import psycopg
 
-            with psycopg.connect(psycopg_url(self.urls["pg"]), autocommit=True) as connection:
+            with psycopg.connect(psycopg_url(self.urls[database]), autocommit=True) as connection:
                 row = connection.execute("SELECT views FROM counter_counter WHERE name = 'index'").fetchone()
             return row[0] if row else 0
         with sqlite3.connect(self.sqlite_path, timeout=20) as connection:
@@ -178,11 +232,45 @@ class Services:
             except Exception as error:  # keep cleaning up the rest
                 log(f"bench: could not drop database {name}: {error}")
         self.admin.close()
-        try:
-            self.redis.flushdb()
-        except Exception as error:
-            log(f"bench: could not flush Redis {REDIS_URL}: {error}")
-        self.redis.close()
+        for url, client in self.clients.items():
+            try:
+                client.flushdb()
+            except Exception as error:
+                log(f"bench: could not flush Redis {url}: {error}")
+            client.close()
+
+
+# --- the baseline -----------------------------------------------------------------------------
+
+
+def resolve(ref):
+    """The commit that ``ref`` names in the repository."""
+    result = subprocess.run(
+        ["git", "-C", str(ROOT), "rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}"],
+        capture_output=True, text=True,
+    )
+    if result.returncode:
+        raise BenchError(f"--baseline {ref}: the repository has no such commit")
+    return result.stdout.strip()
+
+
+def extract(commit, directory):
+    """Write the tree of ``commit`` into ``directory`` with git archive, which leaves the
+    repository's checkout, index and worktrees as they are."""
+    directory.mkdir()
+    run_checked(f"set -o pipefail; git -C {shlex.quote(str(ROOT))} archive {commit} | tar -x -C {shlex.quote(str(directory))}",
+                dict(os.environ), f"extracting {commit}")
+
+
+def with_twins(targets, baseline):
+    """``targets`` with, right after each of TWINNED, its twin: the same target served from the
+    baseline's tree, with databases of its own."""
+    result = []
+    for name, label, app, database, path in targets:
+        result.append((name, label, app, database, path))
+        if name in TWINNED:
+            result.append((name + BASELINE, f"{label}, at {baseline}", app, database + BASELINE, path))
+    return result
 
 
 # --- processes ------------------------------------------------------------------------------
@@ -214,8 +302,8 @@ def free_port():
         return sock.getsockname()[1]
 
 
-def run_checked(command, env, what, timeout=300):
-    result = subprocess.run(["bash", "-c", command], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+def run_checked(command, env, what, timeout=300, cwd=ROOT):
+    result = subprocess.run(["bash", "-c", command], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
     if result.returncode:
         raise BenchError(f"{what} failed ({command}):\n{result.stdout}{result.stderr}")
     return result
@@ -363,8 +451,9 @@ def http_get(port, path, timeout=5):
 class Server:
     """One target's web process; stop() always ends it (SIGTERM, then SIGKILL of its group)."""
 
-    def __init__(self, app, env, logdir):
+    def __init__(self, app, env, logdir, cwd=ROOT):
         self.app = app
+        self.cwd = cwd
         self.port = free_port()
         self.env = dict(env, PORT=str(self.port))
         self.log_path = Path(logdir) / f"web-{self.port}.log"
@@ -376,7 +465,7 @@ class Server:
         started = time.perf_counter()
         self.process = subprocess.Popen(
             ["bash", "-c", f"exec {web_command(self.app)}"],
-            cwd=ROOT, env=self.env, stdout=self.log_file, stderr=subprocess.STDOUT, start_new_session=True,
+            cwd=self.cwd, env=self.env, stdout=self.log_file, stderr=subprocess.STDOUT, start_new_session=True,
         )
         deadline = started + timeout
         while time.perf_counter() < deadline:
@@ -488,12 +577,12 @@ def measure(target, concurrency, services, secret_key, workdir, args, static_pat
         # wrk is one client: measure the API's work, the limiter's included, not its refusals.
         "COUNTER_API_REQUESTS_PER_MINUTE": "1000000000",
     }
-    if database in ("redis-pg", "pg", "sqlite"):
+    if database in services.urls:
         env["DATABASE_URL"] = services.urls[database]
-    if database in ("redis-pg", "redis"):
-        env["REDIS_URL"] = REDIS_URL
+    if database in services.redis_urls:
+        env["REDIS_URL"] = services.redis_urls[database]
 
-    server = Server(app, env, workdir)
+    server = Server(app, env, workdir, tree(name, workdir))
     try:
         boot = server.start()
         if path == "static":
@@ -588,15 +677,21 @@ def stolen(run):
     return share is not None and share > STOLEN_SHARE
 
 
-def schedule(rounds, concurrencies, targets):
-    """The runs in the order they are measured, as (round, WEB_CONCURRENCY, target): each round
-    serves every target at every worker count before the next begins, so that a drift of the
+def schedule(rounds, concurrencies, names):
+    """The runs in the order they are measured, as (round, WEB_CONCURRENCY, target name): each
+    round serves every target at every worker count before the next begins, so that a drift of the
     machine's speed over the run (as a boot's seconds follow) falls on every worker count alike,
-    rather than on the one measured last."""
+    rather than on the one measured last. A baseline twin is served right after its target in odd
+    rounds and right before it in even ones, so that neither always follows the other's load."""
     for round_number in range(1, rounds + 1):
+        order = list(names)
+        if round_number % 2 == 0:
+            for i in range(1, len(order)):
+                if order[i] == order[i - 1] + BASELINE:
+                    order[i - 1], order[i] = order[i], order[i - 1]
         for concurrency in concurrencies:
-            for target in targets:
-                yield round_number, concurrency, target
+            for name in order:
+                yield round_number, concurrency, name
 
 
 def measure_spread(measure_once, retries):
@@ -728,7 +823,7 @@ def criteria(summary):
         add("postgres_rps", value, 0.5, value is not None and value >= 0.5, "x", spread(postgres.get("rps_ratios")))
         value = redis.get("p99_ratio")
         add("redis_p99", value, 1.5, value is not None and value <= 1.5, "x", spread(redis.get("p99_ratios")))
-        django = {n: r for n, r in rows.items() if n != "yardstick"}
+        django = {n: r for n, r in rows.items() if n != "yardstick" and not n.endswith(BASELINE)}
         if concurrency == 2 and django:
             if all(row["resident_mib_max"] is not None for row in django.values()):
                 worst = max(django, key=lambda n: django[n]["resident_mib_max"])
@@ -753,8 +848,9 @@ def fmt(value, spec):
 
 def table(summary, checks, labels):
     lines = []
+    width = max([9] + [len(name) for name in labels])
     columns = [
-        ("target", "<", 9), ("req/s", ">", 7), ("x yard", ">", 6), ("p50 ms", ">", 7), ("p90 ms", ">", 7),
+        ("target", "<", width), ("req/s", ">", 7), ("x yard", ">", 6), ("p50 ms", ">", 7), ("p90 ms", ">", 7),
         ("p99 ms", ">", 7), ("p99 x", ">", 6), ("non-2xx", ">", 7), ("sock err", ">", 8),
         ("app cpu", ">", 7), ("pg cpu", ">", 6), ("redis", ">", 6), ("dyno MiB", ">", 8), ("RSS MiB", ">", 7),
         ("PSS MiB", ">", 7), ("boot s", ">", 6),
@@ -815,8 +911,70 @@ def table(summary, checks, labels):
         )
     lines.append("")
     lines.append("Legend:")
-    lines.extend(f"  {name:<9}  {label}" for name, label in labels.items())
+    lines.extend(f"  {name:<{width}}  {label}" for name, label in labels.items())
     return "\n".join(lines)
+
+
+def compare(runs, concurrencies, names):
+    """The A/B of each target among ``names`` whose baseline twin is there too, per WEB_CONCURRENCY:
+    each round's new / baseline for requests/s and p99, the two measured side by side, and their
+    medians over rounds; and each side's median memory held and boot."""
+    result = {}
+    for concurrency in concurrencies:
+        rows = {}
+        for name in names:
+            new, base = ({r["round"]: r for r in runs if r["concurrency"] == concurrency and r["target"] == n}
+                         for n in (name, name + BASELINE))
+            rounds = sorted(set(new) & set(base))
+            if not rounds:
+                continue
+            rps_ratios = [new[n]["rps"] / base[n]["rps"] for n in rounds if base[n]["rps"]]
+            p99_ratios = [
+                new[n]["latency_ms"]["p99"] / base[n]["latency_ms"]["p99"] for n in rounds if base[n]["latency_ms"]["p99"]
+            ]
+            rows[name] = {
+                "baseline": name + BASELINE,
+                "rounds": len(rounds),
+                "rps_ratio": median(rps_ratios),
+                "rps_ratios": rps_ratios,
+                "p99_ratio": median(p99_ratios),
+                "p99_ratios": p99_ratios,
+                "resident_mib": median([new[n].get("resident_mib") for n in rounds]),
+                "baseline_resident_mib": median([base[n].get("resident_mib") for n in rounds]),
+                "boot_s": median([new[n]["boot_s"] for n in rounds]),
+                "baseline_boot_s": median([base[n]["boot_s"] for n in rounds]),
+            }
+        result[concurrency] = rows
+    return result
+
+
+def ab_table(ab, baseline):
+    """The A/B section printed after the table: a line per pair and WEB_CONCURRENCY."""
+    lines = [
+        f"A/B: this tree (new) against {baseline} (base). req/s x and p99 x: new / base in each round, median",
+        "over rounds, then the lowest and highest round (above 1 for req/s, below 1 for p99, favours the new).",
+        "dyno MiB and boot s: each side's median.",
+    ]
+    columns = [
+        ("target", "<", 9), ("req/s x", ">", 7), ("rounds", ">", 9), ("p99 x", ">", 6), ("rounds", ">", 9),
+        ("dyno MiB new", ">", 12), ("base", ">", 6), ("boot s new", ">", 10), ("base", ">", 5),
+    ]
+    header = "  ".join(format(title, f"{align}{width}") for title, align, width in columns)
+    for concurrency, rows in ab.items():
+        lines += ["", f"WEB_CONCURRENCY={concurrency}", header, "-" * len(header)]
+        for name, row in rows.items():
+            cells = [
+                name, fmt(row["rps_ratio"], ".2f"), lowest_highest(row["rps_ratios"]),
+                fmt(row["p99_ratio"], ".2f"), lowest_highest(row["p99_ratios"]),
+                fmt(row["resident_mib"], ".1f"), fmt(row["baseline_resident_mib"], ".1f"),
+                fmt(row["boot_s"], ".2f"), fmt(row["baseline_boot_s"], ".2f"),
+            ]
+            lines.append("  ".join(format(cell, f"{align}{width}") for cell, (_, align, width) in zip(cells, columns)))
+    return "\n".join(lines)
+
+
+def lowest_highest(ratios):
+    return f"{min(ratios):.2f}-{max(ratios):.2f}" if ratios else "-"
 
 
 def retried(summary, again_key, kept_key, heading, kept_text, none_kept):
@@ -946,6 +1104,9 @@ def parse_args(argv):
     parser.add_argument("--retries", type=int, default=2,
                         help=f"times a run is measured again when one worker used over {LOPSIDED_SHARE * 100:.0f}%% of the workers' CPU, "
                              f"or the hypervisor took over {STOLEN_SHARE * 100:.0f}%% of the machine's (default 2)")
+    parser.add_argument("--baseline", metavar="REF",
+                        help=f"also serve git revision REF's tree as {' and '.join(t + BASELINE for t in TWINNED)}, "
+                             "each beside its target in every round, and compare the two (A/B)")
     parser.add_argument("--output", default=str(BENCH / "results.json"), help="JSON results (default bench/results.json)")
     parser.add_argument("--chart", default=str(BENCH / "chart.svg"), help="SVG chart (default bench/chart.svg)")
     args = parser.parse_args(argv)
@@ -960,6 +1121,8 @@ def parse_args(argv):
     unknown = set(args.targets) - set(TARGET_NAMES)
     if unknown or not args.targets:
         parser.error(f"--targets: unknown {sorted(unknown)}; choose from {TARGET_NAMES}")
+    if args.baseline and not set(args.targets) & set(TWINNED):
+        parser.error(f"--baseline compares the targets {', '.join(TWINNED)}: --targets has none of them")
     if args.rounds < 1 or args.duration < 1 or args.warmup < 0 or any(c < 1 for c in args.concurrency):
         parser.error("--rounds, --duration and --concurrency must be at least 1")
     if args.retries < 0:
@@ -983,27 +1146,39 @@ def main(argv):
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, stop_on_sigterm)
     targets = [t for t in TARGETS if t[0] in args.targets]
+    if args.baseline:
+        commit = resolve(args.baseline)
+        baseline = f"{args.baseline} ({commit[:7]})"
+        targets = with_twins(targets, baseline)
     labels = {t[0]: t[1] for t in targets}
+    width = max([9] + [len(name) for name in labels])
     workdir = tempfile.mkdtemp(prefix="herokuapp-bench-")
     services = None
     runs = []
     started = datetime.datetime.now(datetime.timezone.utc)
     try:
-        services = Services(workdir)
+        if args.baseline:
+            log(f"bench: baseline {baseline}: its tree from git archive")
+            extract(commit, tree(BASELINE, workdir))
+        services = Services(workdir, baseline=bool(args.baseline))
         secret_key = secrets.token_urlsafe(50)
         log("bench: build (collectstatic) and release (migrate) for each database")
-        run_checked("python manage.py collectstatic --noinput --verbosity 0", base_environment(), "collectstatic")
-        for database in ("redis-pg", "pg", "sqlite"):
+        for directory in [ROOT, tree(BASELINE, workdir)] if args.baseline else [ROOT]:
+            run_checked("python manage.py collectstatic --noinput --verbosity 0", base_environment(), "collectstatic",
+                        cwd=directory)
+        for database in services.urls:
             env = base_environment() | {"DATABASE_URL": services.urls[database], "SECRET_KEY": secret_key}
-            if database == "redis-pg":
-                env["REDIS_URL"] = REDIS_URL
-            run_checked(procfile("release"), env, f"release on {database}")
+            if database in services.redis_urls:
+                env["REDIS_URL"] = services.redis_urls[database]
+            run_checked(procfile("release"), env, f"release on {database}", cwd=tree(database, workdir))
         info = machine(services)
-        planned = list(schedule(args.rounds, args.concurrency, targets))
+        by_name = {t[0]: t for t in targets}
+        planned = list(schedule(args.rounds, args.concurrency, list(by_name)))
         log(f"bench: {len(planned)} runs of {args.warmup} s warm-up + {args.duration} s load "
             f"(wrk -t{args.threads} -c{args.connections}); load average {' '.join(info['loadavg_at_start'])}")
         static_path = None
-        for round_number, concurrency, target in planned:
+        for round_number, concurrency, name in planned:
+            target = by_name[name]
             run = measure_spread(
                 lambda: measure(target, concurrency, services, secret_key, workdir, args, static_path),
                 args.retries,
@@ -1018,7 +1193,7 @@ def main(argv):
                 spread += f", connections {'/'.join(map(str, run['connections_per_worker']))}"
             if run["machine_steal_share"] is not None:
                 spread += f"  idle {run['machine_idle_share']:.0%}, steal {run['machine_steal_share']:.0%}"
-            log(f"  WEB_CONCURRENCY={concurrency} round {round_number}/{args.rounds} {target[0]:<9} "
+            log(f"  WEB_CONCURRENCY={concurrency} round {round_number}/{args.rounds} {name:<{width}} "
                 f"boot {run['boot_s']:.2f} s  {run['rps']:7.0f} req/s  p99 {run['latency_ms']['p99']:6.1f} ms  "
                 f"non-2xx {run['non_2xx']}  socket errors {run['socket_errors']}  "
                 f"cpu {fmt(run['server_cpu_ms_per_request'], '.2f')} ms/req  "
@@ -1034,6 +1209,9 @@ def main(argv):
     summary = summarize(runs, args.concurrency, [t[0] for t in targets])
     checks = criteria(summary)
     text = table(summary, checks, labels)
+    if args.baseline:
+        ab = compare(runs, args.concurrency, list(labels))
+        text += "\n\n" + ab_table(ab, baseline)
     log("")
     log(text)
     finished = datetime.datetime.now(datetime.timezone.utc)
@@ -1052,7 +1230,7 @@ def main(argv):
             "wrk_warmup": f"wrk -t{args.threads} -c{args.connections} -d{args.warmup}s --latency --timeout 10s -s bench/router.lua",
             "web_command": procfile("web"),
             "order": "rounds, each of every WEB_CONCURRENCY in turn, each of every target in turn: "
-            + " ".join(t[0] for t in targets),
+            + " ".join(labels) + (", each baseline twin before its target in even rounds" if args.baseline else ""),
             "postgres": POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + "/<database created for the run>",
             "redis": REDIS_URL,
         },
@@ -1062,6 +1240,11 @@ def main(argv):
         "runs": runs,
         "table": text,
     }
+    if args.baseline:
+        results["parameters"]["baseline"] = {
+            "ref": args.baseline, "commit": commit, "redis": services.redis_urls["redis-pg" + BASELINE],
+        }
+        results["ab"] = {str(c): rows for c, rows in ab.items()}
     Path(args.output).write_text(json.dumps(results, indent=2) + "\n")
     title = f"herokuapp benchmark, {started:%Y-%m-%d}{' (quick smoke run)' if args.quick else ''}, {info['nproc']} CPUs"
     Path(args.chart).write_text(chart(summary, title))

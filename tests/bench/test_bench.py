@@ -9,13 +9,16 @@ import shutil
 import socket
 import subprocess
 import sys
+import urllib.parse
 import xml.etree.ElementTree as ElementTree
+from pathlib import Path
 
 import pytest
 
 from bench import bench
+from counter.engine import scripts
 from tests.dyno import ROOT
-from tests.services import POSTGRES_ADMIN_URL, postgres_available, redis_available
+from tests.services import POSTGRES_ADMIN_URL, REDIS_TEST_URL, postgres_available, redis_available
 
 
 def run(target, round_number, rps, p99=10.0, concurrency=2, rss=100.0, boot=0.3, **extra):
@@ -51,6 +54,83 @@ def test_each_round_serves_every_target_at_every_worker_count_before_the_next_be
         (1, 2, "redis"), (1, 2, "yardstick"), (1, 1, "redis"), (1, 1, "yardstick"),
         (2, 2, "redis"), (2, 2, "yardstick"), (2, 1, "redis"), (2, 1, "yardstick"),
     ], "a machine slowing over the run must not fall on the worker count measured last"
+
+
+def test_a_baseline_twin_is_served_beside_its_target_after_it_in_odd_rounds_and_before_it_in_even_ones():
+    names = ["redis", "redis@base", "postgres", "postgres@base", "yardstick"]
+    order = list(bench.schedule(3, [1], names))
+    assert [name for round_number, _, name in order if round_number in (1, 3)] == names * 2
+    assert [name for round_number, _, name in order if round_number == 2] == [
+        "redis@base", "redis", "postgres@base", "postgres", "yardstick",
+    ], "so that neither side always follows the other's load"
+
+
+def test_the_baselines_twins_follow_their_targets_with_databases_of_their_own():
+    targets = [t for t in bench.TARGETS if t[0] in ("redis", "static", "postgres", "yardstick")]
+    twinned = bench.with_twins(targets, "HEAD (abc1234)")
+    assert [t[0] for t in twinned] == ["redis", "redis@base", "postgres", "postgres@base", "static", "yardstick"]
+    redis, twin = twinned[0], twinned[1]
+    assert twin == ("redis@base", f"{redis[1]}, at HEAD (abc1234)", redis[2], "redis-pg@base", "/")
+    assert bench.tree("redis@base", "/tmp/run") == Path("/tmp/run/baseline")
+    assert bench.tree("redis", "/tmp/run") == ROOT
+
+
+def test_the_baselines_redis_database_is_the_one_after_the_benchs():
+    assert bench.next_database("redis://127.0.0.1:6379/8") == "redis://127.0.0.1:6379/9"
+    assert bench.next_database("redis://:pw@example.com:6380") == "redis://:pw@example.com:6380/1", "no number is database 0"
+    assert bench.next_database("rediss://h:6379/3?ssl_cert_reqs=none") == "rediss://h:6379/4?ssl_cert_reqs=none"
+
+
+def test_each_round_of_a_target_is_divided_by_its_baseline_twin_of_that_same_round():
+    runs = [
+        run("redis", 1, 1100, p99=9.0, resident_mib=90.0, boot=0.4),
+        run("redis@base", 1, 1000, p99=10.0, resident_mib=100.0, boot=0.5),
+        run("redis", 2, 2400, p99=8.0, resident_mib=92.0, boot=0.6),  # a round the machine ran fast for both
+        run("redis@base", 2, 2000, p99=10.0, resident_mib=104.0, boot=0.7),
+        run("redis", 3, 1300, p99=12.0, resident_mib=91.0, boot=0.5),
+        run("redis@base", 3, 1000, p99=10.0, resident_mib=101.0, boot=0.9),
+        run("redis", 4, 5000), run("postgres", 1, 800), run("yardstick", 1, 3000),  # no twin of that round, or none at all
+        run("redis", 1, 500, concurrency=1), run("redis@base", 1, 400, concurrency=1),
+    ]
+    ab = bench.compare(runs, [2, 1], ["redis", "redis@base", "postgres", "yardstick"])
+    row = ab[2]["redis"]
+    assert row["rps_ratios"] == pytest.approx([1.1, 1.2, 1.3]), "each round's pair, round 4 having none"
+    assert row["rps_ratio"] == pytest.approx(1.2), "the median of the rounds' ratios, not the ratio of the medians (1300 / 1000)"
+    assert row["p99_ratios"] == pytest.approx([0.9, 0.8, 1.2]) and row["p99_ratio"] == pytest.approx(0.9)
+    assert (row["resident_mib"], row["baseline_resident_mib"]) == (91.0, 101.0)
+    assert (row["boot_s"], row["baseline_boot_s"]) == (0.5, 0.7)
+    assert (row["rounds"], row["baseline"]) == (3, "redis@base")
+    assert list(ab[2]) == ["redis"], "postgres has no twin here, and a twin is no target of its own"
+    assert ab[1]["redis"]["rps_ratios"] == [1.25], "each WEB_CONCURRENCY with its own runs"
+
+
+def test_the_ab_section_gives_each_ratios_median_and_its_lowest_and_highest_round():
+    runs = [
+        run("redis", 1, 1100, p99=9.0, resident_mib=90.0), run("redis@base", 1, 1000, p99=10.0, resident_mib=100.0),
+        run("redis", 2, 950, p99=11.0, resident_mib=92.0), run("redis@base", 2, 1000, p99=10.0, resident_mib=104.0),
+        run("redis", 3, 1020, p99=10.5, resident_mib=91.0), run("redis@base", 3, 1000, p99=10.0),
+    ]
+    text = bench.ab_table(bench.compare(runs, [2], ["redis", "redis@base"]), "HEAD (abc1234)")
+    assert text.startswith("A/B: this tree (new) against HEAD (abc1234) (base).")
+    assert "WEB_CONCURRENCY=2" in text
+    assert re.search(r"^redis +1\.02 +0\.95-1\.10 +1\.05 +0\.90-1\.10 +91\.0 +102\.0 +0\.30 +0\.30$", text, re.MULTILINE), text
+
+
+def test_the_baselines_twins_are_in_the_table_but_judged_on_no_target():
+    runs = [
+        run("yardstick", 1, 1000), run("redis", 1, 900, resident_mib=110.0),
+        run("redis@base", 1, 900, resident_mib=130.0), run("postgres@base", 1, 100, resident_mib=140.0),
+    ]
+    summary = bench.summarize(runs, [2], ["redis", "redis@base", "postgres@base", "yardstick"])
+    checks = judged(summary)
+    assert checks["memory", 2]["value"] == 110.0 and checks["memory", 2]["met"] is True
+    assert checks["postgres_rps", 2]["met"] is None, "the baseline's postgres is not the tree's"
+    assert "redis@base" not in checks["boot", 2]["detail"]
+    labels = {"redis": "r", "redis@base": "r, at HEAD", "postgres@base": "p, at HEAD", "yardstick": "y"}
+    lines = bench.table(summary, bench.criteria(summary), labels).splitlines()
+    header = next(line for line in lines if line.startswith("target"))
+    row = next(line for line in lines if line.startswith("postgres@base "))
+    assert header.index("req/s") + len("req/s") == row.index(" 100") + len(" 100"), "the names widen their column"
 
 
 def test_the_page_meets_its_throughput_target_at_085_of_the_yardstick_and_not_below():
@@ -292,7 +372,9 @@ def test_the_chart_is_an_svg_with_a_bar_per_target_and_web_concurrency():
 def test_the_command_line_refuses_what_wrk_cannot_do():
     assert (bench.parse_args(["--quick"]).rounds, bench.parse_args(["--quick"]).duration) == (2, 3)
     assert bench.parse_args([]).retries == 2
-    for argv in (["--targets", "redis,nginx"], ["--duration", "2.5"], ["--rounds", "0"], ["--retries", "-1"]):
+    assert bench.parse_args(["--baseline", "HEAD", "--targets", "postgres"]).baseline == "HEAD"
+    for argv in (["--targets", "redis,nginx"], ["--duration", "2.5"], ["--rounds", "0"], ["--retries", "-1"],
+                 ["--baseline", "HEAD", "--targets", "static,yardstick"]):
         with pytest.raises(SystemExit):
             bench.parse_args(argv)
 
@@ -304,12 +386,25 @@ def test_the_command_line_explains_every_flag(capsys):
     shown = " ".join(capsys.readouterr().out.split())
     assert "usage: bench/run" in shown
     assert "used over 80% of the workers' CPU" in shown
-    for flag in ("--quick", "--rounds", "--duration", "--warmup", "--concurrency", "--targets", "--retries", "--output", "--chart"):
+    for flag in ("--quick", "--rounds", "--duration", "--warmup", "--concurrency", "--targets", "--retries", "--baseline", "--output", "--chart"):
         assert flag in shown
 
 
-@pytest.mark.slow
-def test_one_round_of_every_target_runs_end_to_end(tmp_path):
+def test_the_redis_pages_count_is_read_from_the_key_the_counter_store_writes():
+    assert bench.counter_store(ROOT) == (scripts.count("index"), ("base", "pending", "inflight"))
+
+
+def test_a_revision_with_the_engine_before_is_counted_from_the_key_its_own_code_names(tmp_path):
+    (tmp_path / "counter").mkdir()
+    (tmp_path / "counter" / "redis_scripts.py").write_text(
+        'PREFIX = "herokuapp:counter:"\n\n\ndef total(name):\n    return f"{PREFIX}{name}:total"\n'
+    )
+    assert bench.counter_store(tmp_path) == ("herokuapp:counter:index:total", None), "a string key, not a hash"
+    with pytest.raises(bench.BenchError, match="where does it count"):
+        bench.counter_store(tmp_path / "counter")
+
+
+def wrk_and_services():
     if not shutil.which("wrk"):
         message = "wrk is not installed: apt-get install wrk (bin/test does it when run as root)"
         if os.environ.get("CI", "").lower() == "true":
@@ -317,12 +412,17 @@ def test_one_round_of_every_target_runs_end_to_end(tmp_path):
         pytest.skip(message)
     postgres_available()
     redis_available()
+
+
+@pytest.mark.slow
+def test_one_round_of_every_target_runs_end_to_end(tmp_path):
+    wrk_and_services()
     output, chart = tmp_path / "results.json", tmp_path / "chart.svg"
     command = [
         sys.executable, "bench/bench.py", "--concurrency", "1", "--rounds", "1",
         "--duration", "1", "--warmup", "0", "--output", str(output), "--chart", str(chart),
     ]
-    env = dict(os.environ, BENCH_POSTGRES_URL=POSTGRES_ADMIN_URL)
+    env = dict(os.environ, BENCH_POSTGRES_URL=POSTGRES_ADMIN_URL, BENCH_REDIS_URL=REDIS_TEST_URL)
     result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Checks: every response was a 200, with no socket error, no warning in the logs, and every page view counted" in result.stdout
@@ -345,3 +445,34 @@ def test_one_round_of_every_target_runs_end_to_end(tmp_path):
     assert {c["criterion"] for c in results["criteria"]} == {"redis_rps", "postgres_rps", "redis_p99", "boot"}
     assert str(ROOT) not in output.read_text(), "no path of this machine in what gets committed"
     assert ElementTree.parse(chart).getroot().tag == "{http://www.w3.org/2000/svg}svg"
+
+
+@pytest.mark.slow
+def test_a_baseline_revision_is_served_beside_the_tree_and_compared_end_to_end(tmp_path):
+    """HEAD's tree, from git archive, serves redis@base. Its Redis database is the one after the
+    bench's: the bench takes the tests' own, or, when that is the last of Redis's sixteen, the one
+    before it."""
+    wrk_and_services()
+    parts = urllib.parse.urlsplit(REDIS_TEST_URL)
+    database = int(parts.path.strip("/") or 0)
+    bench_redis = parts._replace(path=f"/{database - 1}").geturl() if database == 15 else REDIS_TEST_URL
+    output = tmp_path / "results.json"
+    command = [
+        sys.executable, "bench/bench.py", "--baseline", "HEAD", "--targets", "redis", "--concurrency", "1",
+        "--rounds", "1", "--duration", "1", "--warmup", "0", "--output", str(output), "--chart", str(tmp_path / "chart.svg"),
+    ]
+    env = dict(os.environ, BENCH_POSTGRES_URL=POSTGRES_ADMIN_URL, BENCH_REDIS_URL=bench_redis)
+    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "every page view counted" in result.stdout, "the baseline's views too, read where its own code keeps them"
+    results = json.loads(output.read_text())
+    runs = {r["target"]: r for r in results["runs"]}
+    assert list(runs) == ["redis", "redis@base"]
+    for name, measured in runs.items():
+        assert 0 < measured["requests"] <= measured["counted"] <= measured["requests"] + 16, name
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    assert results["parameters"]["baseline"] == {"ref": "HEAD", "commit": head, "redis": bench.next_database(bench_redis)}
+    row = results["ab"]["1"]["redis"]
+    assert row["rps_ratios"] == [pytest.approx(runs["redis"]["rps"] / runs["redis@base"]["rps"])]
+    assert f"A/B: this tree (new) against HEAD ({head[:7]}) (base)." in result.stdout
+    assert str(ROOT) not in output.read_text(), "no path of this machine in what gets committed"
