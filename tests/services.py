@@ -26,6 +26,17 @@ def missing(service, url, error):
     pytest.skip(message)
 
 
+def require_program(program, package):
+    """Skip, saying how to install it (fail in CI), when ``program`` is not on PATH."""
+    import shutil
+
+    if shutil.which(program) is None:
+        message = f"{program} is not on PATH; install it with: apt-get install {package}"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"CI needs {message}", pytrace=False)
+        pytest.skip(message)
+
+
 def postgres_available():
     import psycopg
 

@@ -3,14 +3,13 @@ figures. Nothing here asserts a speed; the counts of statements and writes are t
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 
 import pytest
 
 from tests.dyno import ROOT
-from tests.services import POSTGRES_ADMIN_URL, REDIS_TEST_URL, postgres_available, redis_available
+from tests.services import POSTGRES_ADMIN_URL, REDIS_TEST_URL, postgres_available, redis_available, require_program
 
 pytestmark = pytest.mark.slow
 
@@ -18,11 +17,7 @@ pytestmark = pytest.mark.slow
 def test_capacity_measures_the_services_and_writes_a_table_and_json(tmp_path):
     postgres_available()
     redis_available()
-    if shutil.which("redis-benchmark") is None:
-        message = "redis-benchmark is not on PATH (apt-get install redis-tools)"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"CI needs {message}", pytrace=False)
-        pytest.skip(message)
+    require_program("redis-benchmark", "redis-tools")
     output = tmp_path / "capacity.json"
     result = subprocess.run(
         [sys.executable, "bench/capacity.py", "--views", "300", "--rounds", "3", "--output", str(output)],

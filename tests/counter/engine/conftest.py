@@ -8,7 +8,6 @@ and the REDIS_URL it was started with, which the Django setting takes whenever t
 """
 
 import hashlib
-import os
 import shutil
 import signal
 import socket
@@ -28,7 +27,7 @@ from django.test import override_settings
 from counter.engine import scripts
 from counter.engine.redis_store import RedisStore
 from counter.models import Counter, RedisInstance
-from tests.services import free_port, redis_available
+from tests.services import free_port, redis_available, require_program
 
 PAGE = "page"
 
@@ -106,11 +105,7 @@ def unreachable_redis_url():
 def require_redis_server():
     """A redis-server binary to start, or a skip (a failure in CI) saying how to get one."""
     redis_available()
-    if shutil.which("redis-server") is None:
-        message = "redis-server is not on PATH; install it with: apt-get install redis-server"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"CI needs {message}", pytrace=False)
-        pytest.skip(message)
+    require_program("redis-server", "redis-server")
 
 
 class RedisServer:

@@ -348,12 +348,9 @@ def test_a_redis_restarted_from_a_snapshot_the_database_is_level_with_keeps_its_
     assert durable() == 6
 
 
-def test_the_batch_in_flight_in_a_snapshot_is_added_once(process, redis_server):
-    """The snapshot was taken while a round had its batch in flight, and the round completed. The
-    server restarted from it still holds that batch in flight, numbered as the database took it:
-    the next round only settles it."""
-    client = redis_server.client()
-    worker = process(redis_server.url())
+def three_views_and_a_snapshot_after_take(worker, redis_server, then=None):
+    """Count three views, and return (snapshots, a ``round_with`` hook that saves a snapshot right
+    after the round's TAKE, with the batch in flight, then calls ``then``)."""
     for _ in range(3):
         worker.hit()
     snapshots = []
@@ -361,7 +358,19 @@ def test_the_batch_in_flight_in_a_snapshot_is_added_once(process, redis_server):
     def snapshot_after_take(source):
         if source == scripts.TAKE:
             snapshots.append(redis_server.save())
+            if then:
+                then()
 
+    return snapshots, snapshot_after_take
+
+
+def test_the_batch_in_flight_in_a_snapshot_is_added_once(process, redis_server):
+    """The snapshot was taken while a round had its batch in flight, and the round completed. The
+    server restarted from it still holds that batch in flight, numbered as the database took it:
+    the next round only settles it."""
+    client = redis_server.client()
+    worker = process(redis_server.url())
+    snapshots, snapshot_after_take = three_views_and_a_snapshot_after_take(worker, redis_server)
     assert round_with(worker, after=snapshot_after_take)[1:] == (3, True)
     redis_server.restart_from(snapshots[0])
     assert counter_state(client) == {"base": 0, "pending": 0, "inflight": 3}
@@ -379,15 +388,7 @@ def test_the_batch_in_flight_in_a_snapshot_the_database_never_took_is_added_once
     """The round that took the batch could not reach the database. The server restarted from a
     snapshot taken then holds the batch in flight, which the next round adds, once."""
     worker = process(redis_server.url())
-    for _ in range(3):
-        worker.hit()
-    snapshots = []
-
-    def snapshot_after_take(source):
-        if source == scripts.TAKE:
-            snapshots.append(redis_server.save())
-            database_unreachable()
-
+    snapshots, snapshot_after_take = three_views_and_a_snapshot_after_take(worker, redis_server, then=database_unreachable)
     with pytest.raises(DatabaseError):
         round_with(worker, after=snapshot_after_take)
     database_unreachable.restore()
