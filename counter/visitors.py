@@ -9,8 +9,8 @@ With the Redis store, each such day is a HyperLogLog (at most 12 KB, about 0.8 %
 After each of the store's flush rounds the ones that changed are copied to the database, and the
 copy merged back in, so a Redis that loses one loses at most one flush interval of visitors. With
 the database store, the day's hashes are rows in the database, counted exactly, and folded into a
-count when the day is over. Counting
-visitors is best effort: if its store fails, the view still counts.
+count when the day is over. Counting visitors is best effort: if its store fails, the view still
+counts.
 """
 
 import hashlib
