@@ -21,7 +21,7 @@ from django.db import DatabaseError, connection
 from counter import named
 from counter.models import RateLimitWindow
 from herokuapp.redis_client import get_redis, registered_script
-from herokuapp.router import client_address
+from herokuapp.router import client_network
 
 log = logging.getLogger(__name__)
 
@@ -72,8 +72,8 @@ class Decision:
 
 
 def client_of(request):
-    """A keyed hash of the client's address as Heroku's router gave it."""
-    address = client_address(request.META)
+    """A keyed hash of the client's network as Heroku's router gave it (see client_network)."""
+    address = client_network(request.META)
     return hmac.new(settings.SECRET_KEY.encode(), address.encode(), hashlib.sha256).hexdigest()[:32]
 
 

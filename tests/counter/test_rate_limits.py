@@ -62,6 +62,14 @@ def test_the_client_is_the_address_herokus_router_appended_not_one_it_was_sent(c
     assert hit(client, address="10.0.0.3, 198.51.100.7").status_code == 429
 
 
+def test_an_ipv6_client_is_its_64_network_since_one_host_holds_all_of_it(client, settings):
+    settings.COUNTER_API_REQUESTS_PER_MINUTE = 2
+    hit(client, address="2001:db8:1:2::1")
+    hit(client, address="2001:db8:1:2:ffff:ffff:ffff:fffe")
+    assert hit(client, address="2001:db8:1:2:abcd::9").status_code == 429
+    assert hit(client, address="2001:db8:1:3::1").status_code == 200
+
+
 def test_a_client_may_create_only_so_many_counters_an_hour(client, settings):
     settings.COUNTER_CREATIONS_PER_HOUR = 2
     assert create(client, "one").status_code == 201
