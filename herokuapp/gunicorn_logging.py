@@ -1,8 +1,9 @@
-"""gunicorn's logger for Heroku: everything on stdout, and access lines in logfmt.
+"""gunicorn's logger for Heroku: everything on stdout, one line per event, and access lines in logfmt.
 
 The access line carries the router's X-Request-Id, the client address the router appended to
 X-Forwarded-For, and the time the request waited between the router and the dyno (from
-X-Request-Start, milliseconds since the epoch).
+X-Request-Start, milliseconds since the epoch). Every text in it is escaped by herokuapp.log's one
+rule, so that a client can neither start a line of its own nor add fields to this one.
 """
 
 import sys
@@ -11,12 +12,16 @@ from collections.abc import Mapping
 
 from gunicorn.glogging import Logger
 
+from herokuapp.log import OneLineFormatter, escape, logfmt_value
 from herokuapp.router import client_address
 
+# Values that may hold a space are quoted. The method (gunicorn takes only a token), the status and
+# the request id (the app's own, checked by herokuapp.request_id) are one word; the client is quoted
+# by EscapedAtoms when it is more than one.
 ACCESS_LOG_FORMAT = (
     'method=%(m)s path="%(U)s" status=%(s)s duration=%(M)sms queue=%(queue)s '
     'request_id=%({x-request-id}o)s client=%(client)s fwd="%({x-forwarded-for}i)s" '
-    'bytes=%(B)s user_agent="%(a)s"'
+    'bytes=%(B)s user_agent="%(a)s" query="%(q)s"'
 )
 
 
@@ -33,8 +38,8 @@ class AccessAtoms(Mapping):
     """The atoms of one access line, each worked out when the format asks for it.
 
     gunicorn's own atoms are built in full for every request: each request header, response
-    header and WSGI variable, the time in Apache's format, the process id. The line uses ten of
-    them. Those ten are worked out here as gunicorn would; any other atom a format asks for
+    header and WSGI variable, the time in Apache's format, the process id. The line uses eleven
+    of them. Those eleven are worked out here as gunicorn would; any other atom a format asks for
     comes from gunicorn's own, built once for the line.
     """
 
@@ -70,6 +75,9 @@ class AccessAtoms(Mapping):
     def atom_U(self):
         return self.environ.get("PATH_INFO")
 
+    def atom_q(self):
+        return self.environ.get("QUERY_STRING")
+
     def atom_s(self):
         status = self.resp.status
         return status.split(None, 1)[0] if isinstance(status, str) else status
@@ -101,7 +109,14 @@ def header(headers, name):
 
 
 class EscapedAtoms(Mapping):
-    """gunicorn's SafeAtoms, one atom at a time: quotes escaped, and '-' for an atom not known."""
+    """gunicorn's SafeAtoms, one atom at a time: each text escaped to sit between quotes, and '-'
+    for an atom not known.
+
+    ``client`` is written without quotes, and without a router in front every X-Forwarded-For entry
+    is the client's: it is quoted when it is more than one plain word.
+    """
+
+    unquoted = frozenset({"client"})
 
     def __init__(self, atoms):
         self.atoms = atoms
@@ -111,7 +126,9 @@ class EscapedAtoms(Mapping):
             value = self.atoms[key.lower() if key.startswith("{") else key]
         except KeyError:
             return "-"
-        return value.replace('"', '\\"') if isinstance(value, str) else value
+        if not isinstance(value, str):
+            return value
+        return logfmt_value(value) if key in self.unquoted else escape(value)
 
     def __iter__(self):
         return iter(self.atoms)
@@ -127,10 +144,13 @@ class HerokuLogger(Logger):
     atoms_wrapper_class = EscapedAtoms
 
     def setup(self, cfg):
+        """gunicorn's own lines go to stdout, as Heroku collects it, each message (a client's
+        request line or a traceback among them) escaped onto its line."""
         super().setup(cfg)
         for handler in self.error_log.handlers:
             if getattr(handler, "stream", None) is sys.stderr:
                 handler.setStream(sys.stdout)
+            handler.setFormatter(OneLineFormatter(self.error_fmt, self.datefmt))
 
     def atoms(self, resp, req, environ, request_time):
         return AccessAtoms(self, resp, req, environ, request_time)
