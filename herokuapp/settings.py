@@ -6,6 +6,7 @@ with one line naming the variable (see herokuapp.environment).
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 from django.utils.csp import CSP
@@ -48,23 +49,27 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "herokuapp",
     "counter",
+    "axes",
 ]
 
 MIDDLEWARE = [
     # First, so that every later log line of the request carries Heroku's X-Request-Id.
     "herokuapp.request_id.RequestIdMiddleware",
-    # Outside WhiteNoise, so that static files carry the policy too.
+    # Outside SecurityMiddleware and WhiteNoise, so that static files, redirects to HTTPS and
+    # bad-host answers carry these headers too.
     "herokuapp.resource_policy.CrossOriginResourcePolicyMiddleware",
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Right after SecurityMiddleware, as WhiteNoise asks: static files skip the rest of the stack.
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it answers a login it refused with the lockout page (AXES_* below).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "herokuapp.urls"
@@ -137,6 +142,26 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+
+# django-axes throttles password guessing at the admin login (see herokuapp.login_throttle): this
+# many failures within the cool-off lock out the username, whichever addresses guessed, and the
+# client's address (by Heroku's router, an IPv6 client by its /64), whichever usernames it tried.
+# Axes applies one limit to both. A locked-out attempt, even with the right password, counts as a
+# failure and starts the cool-off again. A success clears nothing: it would also clear the failures
+# its address made against other usernames.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_FAILURE_LIMIT = 5
+AXES_COOLOFF_TIME = timedelta(minutes=15)
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = True
+AXES_RESET_ON_SUCCESS = False
+AXES_CLIENT_IP_CALLABLE = "herokuapp.login_throttle.client"
+AXES_LOCKOUT_CALLABLE = "herokuapp.login_throttle.lockout_response"
+# Otherwise every process, manage.py commands included, starts by logging axes' version.
+AXES_VERBOSE = False
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -211,7 +236,7 @@ LOGGING = {
     "formatters": {
         "line": {
             "()": "herokuapp.log.OneLineFormatter",
-            "format": "level=%(levelname)s logger=%(name)s request_id=%(request_id)s %(message)s",
+            "format": 'level=%(levelname)s logger=%(name)s request_id=%(request_id)s msg="%(message)s"',
         }
     },
     "handlers": {
@@ -223,5 +248,9 @@ LOGGING = {
         }
     },
     "root": {"handlers": ["stdout"], "level": LOG_LEVEL},
-    "loggers": {"django": {"handlers": ["stdout"], "level": LOG_LEVEL, "propagate": False}},
+    "loggers": {
+        "django": {"handlers": ["stdout"], "level": LOG_LEVEL, "propagate": False},
+        # axes logs several lines per failed login; the lockout itself is a warning.
+        "axes": {"level": "WARNING"},
+    },
 }

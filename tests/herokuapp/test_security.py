@@ -7,6 +7,15 @@ from tests.dyno import ROOT
 HTTPS = {"secure": True}
 ONE_YEAR = 31536000
 HASHED_STYLESHEET = re.compile(r'<link rel="stylesheet" href="/static/site\.[0-9a-f]{12}\.css">')
+SECURITY_HEADERS = [
+    "Content-Security-Policy",
+    "X-Frame-Options",
+    "Strict-Transport-Security",
+    "X-Content-Type-Options",
+    "Referrer-Policy",
+    "Cross-Origin-Opener-Policy",
+    "Cross-Origin-Resource-Policy",
+]
 
 
 @pytest.fixture
@@ -25,14 +34,29 @@ def csp_directives(response):
     return directives
 
 
-def login_to_admin(client, username, password):
-    login_page = client.get("/admin/login/", **HTTPS)
+def login_to_admin(client, username, password, client_address=None):
+    """Log in through the admin's form; ``client_address`` is the address Heroku's router appends to X-Forwarded-For."""
+    headers = {"X-Forwarded-For": client_address} if client_address else {}
+    login_page = client.get("/admin/login/", headers=headers, **HTTPS)
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', login_page.content.decode()).group(1)
     return client.post(
         "/admin/login/?next=/admin/",
         {"username": username, "password": password, "csrfmiddlewaretoken": token},
+        headers=headers,
         **HTTPS,
     )
+
+
+@pytest.fixture
+def page_security_headers(home):
+    """The security headers as a page carries them, each one set: every other answer must carry the same."""
+    headers = security_headers(home)
+    assert None not in headers.values(), headers
+    return headers
+
+
+def security_headers(response):
+    return {name: response.get(name) for name in SECURITY_HEADERS}
 
 
 # HTTPS
@@ -102,6 +126,26 @@ def test_content_type_sniffing_is_off(home):
 
 def test_cross_origin_opener_policy_isolates_the_window(home):
     assert home["Cross-Origin-Opener-Policy"] == "same-origin"
+
+
+@pytest.mark.parametrize("path", ["/no-such-page/", "/static/no-such-file.css"])
+def test_not_found_answer_carries_the_pages_security_headers(client, page_security_headers, path):
+    response = client.get(path, **HTTPS)
+    assert response.status_code == 404
+    assert security_headers(response) == page_security_headers
+
+
+def test_bad_request_answer_carries_the_pages_security_headers(client, page_security_headers):
+    response = client.get("/", headers={"Host": "evil.example"}, **HTTPS)
+    assert response.status_code == 400
+    assert security_headers(response) == page_security_headers
+
+
+@pytest.mark.parametrize("path", ["/", "/favicon.ico", "/static/no-such-file.css"])
+def test_redirect_to_https_carries_the_pages_security_headers_but_hsts_which_is_for_https_alone(client, page_security_headers, path):
+    response = client.get(path)
+    assert response.status_code == 301
+    assert security_headers(response) == page_security_headers | {"Strict-Transport-Security": None}
 
 
 # cookies

@@ -10,6 +10,8 @@ from django.contrib.staticfiles.storage import staticfiles_storage
 from django.templatetags.static import static
 
 from tests.dyno import ROOT
+from tests.herokuapp.test_security import home, page_security_headers  # noqa: F401  (fixtures)
+from tests.herokuapp.test_security import security_headers
 
 HTTPS = {"secure": True}
 ONE_YEAR = 31536000
@@ -25,6 +27,15 @@ def get(client, url, accept_encoding=None):
     response = client.get(url, headers=headers, **HTTPS)
     body = b"".join(response.streaming_content) if response.streaming else response.content
     return response, body
+
+
+def served_urls(settings):
+    """Every URL WhiteNoise answers: each file in STATIC_ROOT under STATIC_URL and each in
+    WHITENOISE_ROOT at the root, less the compressed copies it serves in their stead."""
+    for root, prefix in [(Path(settings.STATIC_ROOT), settings.STATIC_URL), (Path(settings.WHITENOISE_ROOT), "/")]:
+        for path in sorted(root.rglob("*")):
+            if path.is_file() and not (path.suffix in (".gz", ".br") and path.with_suffix("").is_file()):
+                yield prefix + path.relative_to(root).as_posix()
 
 
 @pytest.fixture
@@ -92,3 +103,11 @@ def test_collected_stylesheet_is_the_source_stylesheet(collected_css):
 
 def test_unhashed_stylesheet_is_not_kept_in_static_root(settings):
     assert not (settings.STATIC_ROOT / "site.css").exists()
+
+
+def test_every_file_whitenoise_serves_carries_the_pages_security_headers(client, settings, page_security_headers):
+    answers = {url: get(client, url)[0] for url in served_urls(settings)}
+    assert {"/favicon.ico", "/robots.txt", static("favicon.svg"), static("site.css")} <= answers.keys()
+    assert {url: response.status_code for url, response in answers.items() if response.status_code != 200} == {}
+    headers = {url: security_headers(response) for url, response in answers.items()}
+    assert {url: carried for url, carried in headers.items() if carried != page_security_headers} == {}
