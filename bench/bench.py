@@ -68,6 +68,10 @@ ROUTER_HEADERS = {
     "Accept-Encoding": "gzip, deflate, br",
 }
 
+# The stats of the counter api-hit counts; they answer 404 until this hit, before the load, creates it.
+STATS_CSV = "/stats/bench/page/views.csv"
+STATS_COUNTER_HIT = "/api/v1/counters/bench/page/hit"
+
 # name, label, app, database ("redis-pg", "pg", "sqlite" or None), path ("/", "static" or a URL path)
 TARGETS = [
     ("redis", "counter page, Redis counter (PostgreSQL)", "herokuapp.wsgi", "redis-pg", "/"),
@@ -76,6 +80,8 @@ TARGETS = [
     ("static", "hashed static file (site.css)", "herokuapp.wsgi", "redis-pg", "static"),
     ("api-hit", "API hit of a named counter, Redis (PostgreSQL)", "herokuapp.wsgi", "redis-pg", "/api/v1/counters/bench/page/hit"),
     ("badge", "SVG badge of a named counter, Redis (PostgreSQL)", "herokuapp.wsgi", "redis-pg", "/badge/bench/readme.svg"),
+    ("csv-redis", "stats CSV of 366 days, Redis (PostgreSQL)", "herokuapp.wsgi", "redis-pg", f"{STATS_CSV}?days=366"),
+    ("csv-postgres", "stats CSV of 366 days, database counter, PostgreSQL", "herokuapp.wsgi", "pg", f"{STATS_CSV}?days=366"),
     ("yardstick", "yardstick: bare WSGI + one Redis INCR", "bench.yardstick:application", "redis", "/"),
 ]
 TARGET_NAMES = [t[0] for t in TARGETS]
@@ -574,8 +580,9 @@ def measure(target, concurrency, services, secret_key, workdir, args, static_pat
         "WEB_CONCURRENCY": str(concurrency),
         "SECRET_KEY": secret_key,
         "ALLOWED_HOSTS": "localhost",
-        # wrk is one client: measure the API's work, the limiter's included, not its refusals.
+        # wrk is one client: measure the API's and the stats' work, the limiter's included, not its refusals.
         "COUNTER_API_REQUESTS_PER_MINUTE": "1000000000",
+        "COUNTER_STATS_REQUESTS_PER_MINUTE": "1000000000",
     }
     if database in services.urls:
         env["DATABASE_URL"] = services.urls[database]
@@ -591,6 +598,8 @@ def measure(target, concurrency, services, secret_key, workdir, args, static_pat
             if not found:
                 raise BenchError(f"no hashed site.css link in the page:\n{html.decode(errors='replace')}")
             static_path = path = found.group(1).decode()
+        if path.startswith("/stats/"):
+            http_get(server.port, STATS_COUNTER_HIT)
         status, headers, body = http_get(server.port, path)
         if status != 200:
             raise BenchError(f"{name}: GET {path} answered {status}, not 200")

@@ -40,11 +40,14 @@ def last_days(days=DAYS_SHOWN):
 
 
 def views_per_day(series, days=DAYS_SHOWN):
-    """[(day, views)] for the last ``days`` days, oldest first."""
-    counter = get_store()
-    return [(day, counter.get(day_name(series, day))) for day in last_days(days)]
+    """[(day, views)] for the last ``days`` days, oldest first, read in one call of the store."""
+    names = {day: day_name(series, day) for day in last_days(days)}
+    views = get_store().get_many(list(names.values()))
+    return [(day, views[name]) for day, name in names.items()]
 
 
 def visitors_per_day(series, days=DAYS_SHOWN):
-    """[(day, unique visitors)] for the last ``days`` days, oldest first."""
-    return [(day, visitors.count(day_name(series, day))) for day in last_days(days)]
+    """[(day, unique visitors)] for the last ``days`` days, oldest first, read all at once."""
+    names = {day: day_name(series, day) for day in last_days(days)}
+    counted = visitors.counts(list(names.values()))
+    return [(day, counted[name]) for day, name in names.items()]

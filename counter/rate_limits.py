@@ -48,6 +48,7 @@ class Limit:
 
 API_REQUESTS = Limit("api", "COUNTER_API_REQUESTS_PER_MINUTE", 60)
 CREATIONS = Limit("create", "COUNTER_CREATIONS_PER_HOUR", 3600)
+STATS = Limit("stats", "COUNTER_STATS_REQUESTS_PER_MINUTE", 60)
 
 
 @dataclass(frozen=True)

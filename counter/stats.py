@@ -1,14 +1,20 @@
 """A page of figures per named counter: its total, views per day as a chart, views and unique
-visitors per day as a table, and the same days as CSV."""
+visitors per day as a table, and the same days as CSV.
+
+Each answer reads its days together, in a few queries or round trips however many days, and
+counts against the client's allowance of stats requests (rate_limits.STATS), so that one client
+asking for years of CSV cannot take the time of everyone else's pages.
+"""
 
 import csv
+import functools
 
 from django.http import Http404, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
-from counter import charts, history, named
+from counter import charts, history, named, rate_limits
 
 MAX_CSV_DAYS = 366
 
@@ -21,8 +27,41 @@ def existing_counter(namespace, key):
         raise Http404("no such counter") from None
 
 
+def limited(refuse):
+    """Count each request against the client's allowance; beyond it, ``refuse(request, message)``
+    answers instead of the view, with a 429. Answers carry the RateLimit fields and, refused,
+    Retry-After."""
+
+    def decorate(view):
+        @functools.wraps(view)
+        def wrapper(request, *args, **kwargs):
+            decision = rate_limits.take(rate_limits.STATS, rate_limits.client_of(request))
+            if decision.allowed:
+                response = view(request, *args, **kwargs)
+            else:
+                limit = decision.limit
+                response = refuse(request, f"At most {limit.quota} stats requests per {limit.window} s from one "
+                                           f"address; try again in {decision.reset} s.")
+            for header, value in decision.headers().items():
+                response[header] = value
+            return response
+
+        return wrapper
+
+    return decorate
+
+
+def refused_page(request, message):
+    return render(request, "counter/rate_limited.html", {"message": message}, status=429)
+
+
+def refused_csv(request, message):
+    return HttpResponse(f"{message}\n", status=429, content_type="text/plain")
+
+
 @never_cache
 @require_safe
+@limited(refused_page)
 def page(request, namespace, key):
     name, row = existing_counter(namespace, key)
     days = history.views_per_day(row.series)
@@ -44,6 +83,7 @@ def page(request, namespace, key):
 
 @never_cache
 @require_safe
+@limited(refused_csv)
 def views_csv(request, namespace, key):
     """Views and unique visitors per day as CSV: the last 30 days, or ``?days=N`` up to a year."""
     name, row = existing_counter(namespace, key)

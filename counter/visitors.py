@@ -52,6 +52,13 @@ end
 return {redis.call('GET', KEYS[1]), redis.call('PFCOUNT', KEYS[1])}
 """
 
+# The count of each HyperLogLog KEYS names, in order (0 for one that does not exist).
+COUNT_EACH = """
+local counts = {}
+for i, key in ipairs(KEYS) do counts[i] = redis.call('PFCOUNT', key) end
+return counts
+"""
+
 _salts = {}
 
 
@@ -107,18 +114,28 @@ def _record_in_redis(name, visitor):
 
 def count(name):
     """Visitors of ``name`` (a day of a counter); 0 if its store cannot say."""
+    return counts([name])[name]
+
+
+def counts(names):
+    """{name: visitors} for days of counters, however many, in two database queries, or one query
+    and one Redis call; 0 where the store cannot say."""
     try:
-        copy = DailyVisitors.objects.filter(name=name).values_list("visitors", flat=True).first() or 0
+        copies = dict(DailyVisitors.objects.filter(name__in=names).values_list("name", "visitors"))
         if settings.COUNTER_STORE == "redis":
             import redis
 
             try:
-                return max(copy, get_redis().pfcount(key(name)))
+                counted = registered_script(get_redis(), COUNT_EACH)(keys=[key(name) for name in names])
             except redis.RedisError:
-                return copy
-        return copy + DailyVisitor.objects.filter(name=name).count()  # rows a late view left after the fold
+                counted = [0] * len(names)
+            return {name: max(copies.get(name, 0), visitors) for name, visitors in zip(names, counted)}
+        # Today's rows, and those a late view left after its day was folded into a count.
+        rows = DailyVisitor.objects.filter(name__in=names).values("name").annotate(visitors=Count("visitor"))
+        unfolded = {row["name"]: row["visitors"] for row in rows}
+        return {name: copies.get(name, 0) + unfolded.get(name, 0) for name in names}
     except DatabaseError:
-        return 0
+        return dict.fromkeys(names, 0)
 
 
 @receiver(flushed)

@@ -132,9 +132,11 @@ if COUNTER_STORE == "redis" and not REDIS_URL:
 COUNTER_FLUSH_INTERVAL = env.number("COUNTER_FLUSH_INTERVAL", 1.0, minimum=0.1, maximum=60)
 
 # The counter API is open to anyone: each client (by the address Heroku's router saw) may make
-# this many API requests a minute, and create this many counters an hour.
+# this many API requests a minute, create this many counters an hour, and load this many stats
+# pages or CSVs a minute (each reads up to a year of days).
 COUNTER_API_REQUESTS_PER_MINUTE = env.integer("COUNTER_API_REQUESTS_PER_MINUTE", 120, minimum=1)
 COUNTER_CREATIONS_PER_HOUR = env.integer("COUNTER_CREATIONS_PER_HOUR", 20, minimum=1)
+COUNTER_STATS_REQUESTS_PER_MINUTE = env.integer("COUNTER_STATS_REQUESTS_PER_MINUTE", 30, minimum=1)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -20,16 +20,20 @@ class CounterUnavailable(Exception):
 
 
 class CounterStore:
-    """What a store provides. ``hit`` counts a view of ``name`` and returns the number to show,
-    ``get`` returns it without counting; both raise CounterUnavailable when nothing can count. A
-    store holding views outside the database moves them there in ``flush`` (returning how many),
-    in the background from ``start`` (each worker, after gunicorn's fork) and on ``stop``."""
+    """What a store provides. ``hit`` counts a view of ``name`` and returns the number to show;
+    ``get_many`` returns {name: that number} without counting, in as few round trips for many names
+    as for one; both raise CounterUnavailable when nothing can count. A store holding views outside
+    the database moves them there in ``flush`` (returning how many), in the background from
+    ``start`` (each worker, after gunicorn's fork) and on ``stop``."""
 
     def hit(self, name):
         raise NotImplementedError
 
-    def get(self, name):
+    def get_many(self, names):
         raise NotImplementedError
+
+    def get(self, name):
+        return self.get_many([name])[name]
 
     def start(self):
         pass

@@ -73,11 +73,12 @@ class DatabaseStore(CounterStore):
         db.counter_answered_at = time.monotonic()
         return views
 
-    def get(self, name):
+    def get_many(self, names):
         try:
-            return Counter.objects.filter(name=name).values_list("views", flat=True).first() or 0
+            found = dict(Counter.objects.filter(name__in=names).values_list("name", "views"))
         except DatabaseError as error:
             raise CounterUnavailable("the database is unreachable") from error
+        return {name: found.get(name, 0) for name in names}
 
     @staticmethod
     def _still_answering(db):

@@ -42,6 +42,16 @@ end
 return tonumber(c[1]) + pending + tonumber(c[3] or '0')
 """
 
+# The number each counter KEYS names shows, in order: nil for one with no base here yet.
+SHOWN = """
+local shown = {}
+for i, key in ipairs(KEYS) do
+  local c = redis.call('HMGET', key, 'base', 'pending', 'inflight')
+  shown[i] = c[1] and tonumber(c[1]) + tonumber(c[2] or '0') + tonumber(c[3] or '0') or false
+end
+return shown
+"""
+
 # Take back view ARGV[2] of sender KEYS[3], whose page was refused: if it counted, one view less
 # is pending; if not, it never will (its sender's number moves past it). On instance ARGV[3] only.
 CANCEL = """

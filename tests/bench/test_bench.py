@@ -476,3 +476,26 @@ def test_a_baseline_revision_is_served_beside_the_tree_and_compared_end_to_end(t
     assert row["rps_ratios"] == [pytest.approx(runs["redis"]["rps"] / runs["redis@base"]["rps"])]
     assert f"A/B: this tree (new) against HEAD ({head[:7]}) (base)." in result.stdout
     assert str(ROOT) not in output.read_text(), "no path of this machine in what gets committed"
+
+
+@pytest.mark.slow
+def test_a_years_stats_csv_is_measured_on_each_store_end_to_end(tmp_path):
+    """The rows csv-redis and csv-postgres load ``views.csv?days=366`` of a counter the bench
+    creates first, each with its store, and only those rows run when --targets names them."""
+    wrk_and_services()
+    output = tmp_path / "results.json"
+    command = [
+        sys.executable, "bench/bench.py", "--targets", "csv-redis,csv-postgres", "--concurrency", "1", "--rounds", "1",
+        "--duration", "1", "--warmup", "0", "--output", str(output), "--chart", str(tmp_path / "chart.svg"),
+    ]
+    env = dict(os.environ, BENCH_POSTGRES_URL=POSTGRES_ADMIN_URL, BENCH_REDIS_URL=REDIS_TEST_URL)
+    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Checks: every response was a 200" in result.stdout, "no 404 for want of the counter, no 429 from the stats' limit"
+    runs = {r["target"]: r for r in json.loads(output.read_text())["runs"]}
+    assert list(runs) == ["csv-redis", "csv-postgres"]
+    for name, measured in runs.items():
+        assert measured["path"] == "/stats/bench/page/views.csv?days=366", name
+        assert measured["requests"] > 0 and measured["non_2xx"] == 0, name
+        headers = {k.lower(): v for k, v in measured["response_headers_sample"].items()}
+        assert headers["content-type"] == "text/csv; charset=utf-8", name

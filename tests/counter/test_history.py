@@ -1,36 +1,22 @@
-"""Views per day of named counters (counter.history), their stats page and CSV (counter.stats),
-and the chart drawn for them (counter.charts). Time is set by the tests: days are UTC dates."""
+"""Views and unique visitors per day of named counters (counter.history). Time is set by the
+tests: days are UTC dates."""
 
-import csv
 import datetime
-import io
 import json
-import xml.etree.ElementTree as ET
 
 import pytest
+from django.test import RequestFactory
 
-from counter import charts, history, named
+from counter import history, named
 from counter.engine.base import get_store
+from counter.engine.database import add_views
 from counter.models import Counter, NamedCounter
+from tests.counter.days import DAY, hits
+from tests.counter.round_trips import sent_by_the_app
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("backend")]
 
 HTTPS = {"secure": True}
-SVG = "{http://www.w3.org/2000/svg}"
-DAY = datetime.date(2026, 11, 24)
-
-
-@pytest.fixture
-def clock(monkeypatch):
-    """The UTC day it is, as the test sets it."""
-    now = {"day": DAY}
-    monkeypatch.setattr(history, "today", lambda: now["day"])
-    return now
-
-
-def hits(name, count):
-    for _ in range(count):
-        named.registry.hit(name)
 
 
 def series(name):
@@ -72,62 +58,53 @@ def test_a_counter_created_again_after_deletion_starts_a_new_history(client, clo
     assert history.views_per_day(series("site/home"), days=1) == [(DAY, 1)]
 
 
-def test_the_stats_page_shows_the_total_today_and_a_chart_of_the_last_30_days(client, clock):
-    named.registry.create("site/home", start=1000)
-    clock["day"] = DAY - datetime.timedelta(days=2)
+def days_ago(days):
+    return DAY - datetime.timedelta(days=days)
+
+
+def test_a_years_days_are_each_read_wherever_their_views_are(clock, backend):
+    """With Redis, a day's views may be in the database (flushed, or counted there while Redis was
+    away), in Redis (pending), or both: each day shows their sum, and a day nobody saw shows 0."""
+    clock["day"] = days_ago(366)
+    hits("site/home", 7)  # a day before the year shown
+    clock["day"] = days_ago(365)
     hits("site/home", 2)
-    clock["day"] = DAY
+    clock["day"] = days_ago(100)
     hits("site/home", 3)
-    response = client.get("/stats/site/home/", **HTTPS)
-    assert response.status_code == 200
-    page = response.content.decode()
-    assert "<h1>site/home</h1>" in page
-    assert "<strong>1,005</strong> views in all, 3 today from 0 visitors." in page  # counted without a request
-    chart = ET.fromstring(page[page.index("<svg"):page.index("</svg>") + 6])
-    bars = chart.findall(f"{SVG}rect")
-    assert len(bars) == history.DAYS_SHOWN
-    assert bars[-1].find(f"{SVG}title").text == f"{DAY.isoformat()}: 3"
-    assert bars[-3].find(f"{SVG}title").text == f"{(DAY - datetime.timedelta(days=2)).isoformat()}: 2"
-    assert "style=" not in page  # the CSP allows styles from the stylesheet only
-    assert '<a href="views.csv">' in page
-
-
-def test_the_csv_lists_views_per_day_oldest_first(client, clock):
-    hits("site/home", 2)
-    response = client.get("/stats/site/home/views.csv?days=3", **HTTPS)
-    assert response.status_code == 200
-    assert response["Content-Type"] == "text/csv; charset=utf-8"
-    assert 'filename="site-home-views.csv"' in response["Content-Disposition"]
-    rows = list(csv.reader(io.StringIO(response.content.decode())))
-    assert rows == [
-        ["day", "views", "visitors"],
-        [(DAY - datetime.timedelta(days=2)).isoformat(), "0", "0"],
-        [(DAY - datetime.timedelta(days=1)).isoformat(), "0", "0"],
-        [DAY.isoformat(), "2", "0"],
-    ]
-    assert len(list(csv.reader(io.StringIO(client.get("/stats/site/home/views.csv", **HTTPS).content.decode())))) == 31
-
-
-@pytest.mark.parametrize("days", ["0", "367", "many"])
-def test_the_csv_refuses_a_span_outside_a_year(client, clock, days):
+    get_store().flush()
     hits("site/home", 1)
-    response = client.get(f"/stats/site/home/views.csv?days={days}", **HTTPS)
-    assert response.status_code == 400
+    day_name = history.day_name(series("site/home"), days_ago(100))
+    assert Counter.objects.get(name=day_name).views == (3 if backend == "redis" else 4), "partly in Redis, partly in the database"
+    add_views(history.day_name(series("site/home"), days_ago(50)), 4)  # as the store counts while Redis is away
+    clock["day"] = DAY
+    hits("site/home", 5)
+    days = history.views_per_day(series("site/home"), days=366)
+    assert [day for day, _ in days] == [days_ago(back) for back in range(365, -1, -1)]
+    assert {day: views for day, views in days if views} == {days_ago(365): 2, days_ago(100): 4, days_ago(50): 4, DAY: 5}
 
 
-@pytest.mark.parametrize("path", ["/stats/site/nothing/", "/stats/site/nothing/views.csv", "/stats/bad%20name/x/"])
-def test_stats_of_an_unknown_counter_are_the_styled_404(client, path):
-    response = client.get(path, **HTTPS)
-    assert response.status_code == 404
-    assert "Page not found" in response.content.decode()
+def test_visitors_per_day_are_each_days_unique_visitors(clock, backend):
+    for day, addresses in ((days_ago(2), ["198.51.100.7", "203.0.113.9"]), (DAY, ["198.51.100.7"] * 3)):
+        clock["day"] = day
+        for address in addresses:
+            named.registry.hit("site/home", RequestFactory().get("/", HTTP_X_FORWARDED_FOR=address))
+    get_store().flush()  # with Redis, the day's copy reaches the database
+    assert history.visitors_per_day(series("site/home"), days=3) == [(days_ago(2), 2), (days_ago(1), 0), (DAY, 1)]
 
 
-def test_the_chart_draws_bars_in_proportion_with_the_tallest_full_height():
-    points = [(DAY + datetime.timedelta(days=n), value) for n, value in enumerate([0, 5, 10, 2])]
-    chart = ET.fromstring(charts.bar_chart(points, "Views <per> day"))
-    assert chart.get("role") == "img" and chart.get("aria-label") == "Views <per> day"
-    assert chart.find(f"{SVG}title").text == "Views <per> day"
-    heights = [float(bar.get("height")) for bar in chart.findall(f"{SVG}rect")]
-    full = charts.HEIGHT - charts.MARGIN_BOTTOM - charts.MARGIN_TOP
-    assert heights[0] == 0 and heights[2] == pytest.approx(full)
-    assert heights[1] == pytest.approx(full / 2) and heights[3] == pytest.approx(full / 5)
+def test_a_year_of_days_costs_the_same_queries_and_redis_round_trips_as_one_day(clock, settings, backend):
+    """All the days are read together: for 1, 30 or 366 days, one query or Redis call for the views
+    (two with Redis: the days Redis does not hold are read from the database), and two for the
+    visitors (the database's counts, then today's rows or Redis's HyperLogLogs)."""
+    with sent_by_the_app(settings) as sent:
+        clock["day"] = days_ago(1)
+        hits("site/home", 3)  # in Redis: the days of a span come from both Redis and the database
+        clock["day"] = DAY
+        home = series("site/home")
+        history.views_per_day(home, days=1)  # Redis loads the scripts on their first call
+        history.visitors_per_day(home, days=1)
+        views = {days: sent(lambda: history.views_per_day(home, days)) for days in (1, 30, 366)}
+        visitors = {days: sent(lambda: history.visitors_per_day(home, days)) for days in (1, 30, 366)}
+    assert {days: result[:2] for days, result in views.items()} == dict.fromkeys((1, 30, 366), (1, 1) if backend == "redis" else (1, 0))
+    assert {days: result[:2] for days, result in visitors.items()} == dict.fromkeys((1, 30, 366), (1, 1) if backend == "redis" else (2, 0))
+    assert views[366][2][-2:] == [(days_ago(1), 3), (DAY, 0)] and len(views[366][2]) == 366

@@ -11,6 +11,7 @@ from counter import history, named, visitors
 from counter.engine.base import get_store
 from counter.models import DailySalt, DailyVisitor, DailyVisitors
 from herokuapp.redis_client import get_redis
+from tests.counter.round_trips import sent_by_the_app
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -136,3 +137,29 @@ def test_hits_through_the_api_count_their_visitors(client, store, monkeypatch):
     for address in ("198.51.100.7", "198.51.100.7", "203.0.113.9"):
         client.post("/api/v1/counters/site/home/hit", HTTP_X_FORWARDED_FOR=address, secure=True)
     assert client.get("/api/v1/counters/site/home", secure=True).json()["today"] == {"views": 3, "visitors": 2}
+
+
+def test_counts_reads_many_days_at_once_as_count_reads_each(store):
+    """A day Redis still holds, a day only the database's copy holds (Redis lost it), a day folded
+    into a count, today's rows, and a day nobody visited: each as ``count`` reads it alone."""
+    next_day, no_one = "series@2026-11-25", "series@2026-11-23"
+    for address in ("198.51.100.7", "203.0.113.9"):
+        visitors.record(NAME, request_from(address), DAY)
+    visitors.record(next_day, request_from("198.51.100.7"), DAY + datetime.timedelta(days=1))
+    if store == "redis":
+        visitors.flush(get_redis())
+        get_redis().delete(visitors.key(NAME))
+    assert visitors.counts([NAME, next_day, no_one]) == {NAME: 2, next_day: 1, no_one: 0}
+    assert [visitors.count(name) for name in (NAME, next_day, no_one)] == [2, 1, 0]
+    assert visitors.counts([]) == {}
+
+
+def test_counts_of_a_year_of_days_cost_the_same_queries_and_redis_round_trips_as_one_day(store, settings):
+    """The database's counts in one query, then today's rows in another, or Redis's HyperLogLogs in
+    one script call."""
+    names = [f"series@{DAY - datetime.timedelta(days=back)}" for back in range(366)]
+    with sent_by_the_app(settings) as sent:
+        visitors.record(names[0], request_from("198.51.100.7"), DAY)
+        visitors.counts(names[:1])  # Redis loads the script on its first call
+        costs = {days: sent(lambda: visitors.counts(names[:days]))[:2] for days in (1, 30, 366)}
+    assert costs == dict.fromkeys((1, 30, 366), (1, 1) if store == "redis" else (2, 0))

@@ -20,14 +20,43 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def test_a_store_must_count_and_read_and_may_hold_nothing_to_flush():
-    """``hit`` and ``get`` are each store's own; a store that keeps nothing outside the database
-    has nothing to start, flush (no views moved) or stop."""
+    """``hit`` and ``get_many`` are each store's own; a store that keeps nothing outside the
+    database has nothing to start, flush (no views moved) or stop."""
     store = CounterStore()
     with pytest.raises(NotImplementedError):
         store.hit(PAGE)
     with pytest.raises(NotImplementedError):
-        store.get(PAGE)
+        store.get_many([PAGE])
     assert (store.start(), store.flush(), store.stop()) == (None, 0, None)
+
+
+class Reads(CounterStore):
+    """A store that answers each read from a dict, and remembers the reads it was asked for."""
+
+    def __init__(self, counts):
+        self.counts, self.reads = counts, []
+
+    def get_many(self, names):
+        self.reads.append(list(names))
+        return {name: self.counts.get(name, 0) for name in names}
+
+
+def test_get_reads_one_name_as_get_many_reads_it():
+    """A store reads many names one way, so reading one keeps every guarantee reading many has."""
+    store = Reads({"a": 3})
+    assert (store.get("a"), store.get("b")) == (3, 0)
+    assert store.reads == [["a"], ["b"]]
+
+
+@pytest.mark.parametrize("store_name", ["database", "redis"])
+def test_each_store_reads_many_names_at_once_and_a_name_nothing_counted_as_zero(store_name, request):
+    request.getfixturevalue(f"{store_name}_counter")
+    store = get_store()
+    store.hit("a")
+    store.hit("a")
+    store.hit("b")
+    assert store.get_many(["a", "b", "c"]) == {"a": 2, "b": 1, "c": 0}
+    assert store.get_many([]) == {}
 
 
 def test_counter_store_database_counts_with_the_database_store(database_counter):

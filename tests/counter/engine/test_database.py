@@ -48,6 +48,21 @@ def test_counters_are_independent_by_name(store):
     assert (store.get("a"), store.get("b"), store.get("c")) == (2, 1, 0)
 
 
+def test_get_many_reads_any_number_of_counters_in_one_query(store):
+    names = [f"day-{n}" for n in range(366)]
+    for name in (names[0], names[29], names[365]):
+        store.hit(name)
+    add_views(names[29], 4)
+    read = {}
+    for count in (1, 30, 366):
+        with CaptureQueriesContext(connection) as queries:
+            read[count] = store.get_many(names[:count])
+        assert len(queries) == 1, count
+    assert read[1] == {names[0]: 1}
+    assert {name: views for name, views in read[366].items() if views} == {names[0]: 1, names[29]: 5, names[365]: 1}
+    assert list(read[366]) == names and read[30] == {name: read[366][name] for name in names[:30]}
+
+
 def test_add_views_adds_a_batch_in_one_statement_and_returns_the_total(store):
     """The Redis store's rounds add a batch of views per counter with add_views."""
     assert add_views("page", 40) == 40
@@ -102,6 +117,8 @@ def test_an_unreachable_database_is_counter_unavailable_and_views_count_again_on
         store.hit("page")
     with pytest.raises(CounterUnavailable):
         store.get("page")
+    with pytest.raises(CounterUnavailable):
+        store.get_many(["page", "other"])
     database_unreachable.restore()
     assert store.hit("page") == 2
 

@@ -5,7 +5,8 @@ import time
 
 import pytest
 import redis
-from django.db import DatabaseError
+from django.db import DatabaseError, connection
+from django.test.utils import CaptureQueriesContext
 
 from counter.engine.base import CounterUnavailable
 from counter.engine.database import add_views
@@ -65,6 +66,57 @@ def test_get_of_a_counter_redis_does_not_hold_reads_the_database(process, redis_
     add_views(PAGE, 7)
     assert process().get() == 7
     assert counter_state(redis_client) == {}, "reading seeds nothing"
+
+
+def test_get_many_reads_any_number_of_counters_in_one_call_to_redis_and_at_most_one_query(
+    process, redis_link, redis_client
+):
+    """Redis's numbers (a base from the database and views pending on it, or pending views alone)
+    come from one script call; the counters Redis does not hold (nothing counted there, or counted
+    in the database while Redis was away) from one query, none if Redis holds them all."""
+    names = [f"day-{n}" for n in range(366)]
+    worker = process(redis_link.url)
+    worker.hit(names[0])
+    worker.hit(names[29])
+    worker.flush()
+    worker.hit(names[29])
+    worker.hit(names[365])
+    add_views(names[100], 4)
+    worker.store.get_many(names[:1])  # Redis loads the script on its first call
+    read = {}
+    for count in (1, 30, 366):
+        sent = len(redis_link.commands)
+        with CaptureQueriesContext(connection) as queries:
+            read[count] = worker.store.get_many(names[:count])
+        assert sent_by_the_store(redis_link.commands[sent:]) == ["EVALSHA"], count
+        assert len(queries) == (0 if count == 1 else 1), count
+    assert read[1] == {names[0]: 1}
+    assert {name: views for name, views in read[366].items() if views} == {names[0]: 1, names[29]: 2, names[100]: 4, names[365]: 1}
+    assert sorted(read[366]) == sorted(names) and len(read[30]) == 30
+    assert counter_state(redis_client, names[100]) == {}, "reading seeds nothing"
+
+
+def test_get_many_reads_the_database_while_redis_is_unreachable(process, redis_link):
+    """As for one counter: Redis failing sends the process down, and the durable totals are shown."""
+    worker = process(redis_link.url)
+    worker.hit("a")
+    worker.flush()
+    worker.hit("a")
+    worker.hit("b")
+    redis_link.cut()
+    assert worker.store.get_many(["a", "b", "c"]) == {"a": 1, "b": 0, "c": 0}
+    assert worker.down
+
+
+def test_get_many_of_counters_redis_holds_needs_no_database(process, database_unreachable):
+    worker = process()
+    worker.hit("a")
+    worker.hit("b")
+    database_unreachable()
+    assert worker.store.get_many(["a", "b"]) == {"a": 1, "b": 1}
+    with pytest.raises(CounterUnavailable):
+        worker.store.get_many(["a", "never-seen"])
+    assert not worker.down
 
 
 def test_counters_are_independent_by_name(process):

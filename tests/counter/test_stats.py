@@ -1,0 +1,137 @@
+"""The stats page and CSV of named counters (counter.stats), and the chart drawn for them
+(counter.charts): what they show, what a year of days costs, and each client's allowance. Time is
+set by the tests: days are UTC dates."""
+
+import csv
+import datetime
+import io
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from counter import charts, history, named
+from counter.models import RateLimitWindow
+from tests.counter.days import DAY, hits
+from tests.counter.round_trips import sent_by_the_app
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("backend")]
+
+HTTPS = {"secure": True}
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+def csv_rows(response):
+    return list(csv.reader(io.StringIO(response.content.decode())))
+
+
+def test_the_stats_page_shows_the_total_today_and_a_chart_of_the_last_30_days(client, clock):
+    named.registry.create("site/home", start=1000)
+    clock["day"] = DAY - datetime.timedelta(days=2)
+    hits("site/home", 2)
+    clock["day"] = DAY
+    hits("site/home", 3)
+    response = client.get("/stats/site/home/", **HTTPS)
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "<h1>site/home</h1>" in page
+    assert "<strong>1,005</strong> views in all, 3 today from 0 visitors." in page  # counted without a request
+    chart = ET.fromstring(page[page.index("<svg"):page.index("</svg>") + 6])
+    bars = chart.findall(f"{SVG}rect")
+    assert len(bars) == history.DAYS_SHOWN
+    assert bars[-1].find(f"{SVG}title").text == f"{DAY.isoformat()}: 3"
+    assert bars[-3].find(f"{SVG}title").text == f"{(DAY - datetime.timedelta(days=2)).isoformat()}: 2"
+    assert "style=" not in page  # the CSP allows styles from the stylesheet only
+    assert '<a href="views.csv">' in page
+
+
+def test_the_csv_lists_views_per_day_oldest_first(client, clock):
+    hits("site/home", 2)
+    response = client.get("/stats/site/home/views.csv?days=3", **HTTPS)
+    assert response.status_code == 200
+    assert response["Content-Type"] == "text/csv; charset=utf-8"
+    assert 'filename="site-home-views.csv"' in response["Content-Disposition"]
+    rows = csv_rows(response)
+    assert rows == [
+        ["day", "views", "visitors"],
+        [(DAY - datetime.timedelta(days=2)).isoformat(), "0", "0"],
+        [(DAY - datetime.timedelta(days=1)).isoformat(), "0", "0"],
+        [DAY.isoformat(), "2", "0"],
+    ]
+    assert len(csv_rows(client.get("/stats/site/home/views.csv", **HTTPS))) == 31
+
+
+@pytest.mark.parametrize("days", ["0", "367", "many"])
+def test_the_csv_refuses_a_span_outside_a_year(client, clock, days):
+    hits("site/home", 1)
+    response = client.get(f"/stats/site/home/views.csv?days={days}", **HTTPS)
+    assert response.status_code == 400
+
+
+@pytest.mark.parametrize("path", ["/stats/site/nothing/", "/stats/site/nothing/views.csv", "/stats/bad%20name/x/"])
+def test_stats_of_an_unknown_counter_are_the_styled_404(client, path):
+    response = client.get(path, **HTTPS)
+    assert response.status_code == 404
+    assert "Page not found" in response.content.decode()
+
+
+def test_the_chart_draws_bars_in_proportion_with_the_tallest_full_height():
+    points = [(DAY + datetime.timedelta(days=n), value) for n, value in enumerate([0, 5, 10, 2])]
+    chart = ET.fromstring(charts.bar_chart(points, "Views <per> day"))
+    assert chart.get("role") == "img" and chart.get("aria-label") == "Views <per> day"
+    assert chart.find(f"{SVG}title").text == "Views <per> day"
+    heights = [float(bar.get("height")) for bar in chart.findall(f"{SVG}rect")]
+    full = charts.HEIGHT - charts.MARGIN_BOTTOM - charts.MARGIN_TOP
+    assert heights[0] == 0 and heights[2] == pytest.approx(full)
+    assert heights[1] == pytest.approx(full / 2) and heights[3] == pytest.approx(full / 5)
+
+
+def test_a_years_csv_costs_the_same_queries_and_redis_round_trips_as_a_days(client, clock, settings, backend):
+    """The days are read together, whatever ``?days`` asks for. With the database store: the
+    counter's row, the views, the visitors' counts and today's visitor rows. With Redis: a call each
+    for the rate limit, the views and the visitors, and at most the row, the days Redis does not
+    hold and the visitors' counts from the database. The rate limit's own statements (with the
+    database store) are left out: one request in a hundred also clears its old windows."""
+    clock["day"] = DAY - datetime.timedelta(days=1)
+    hits("site/home", 2)  # in Redis: the days of a span come from both Redis and the database
+    clock["day"] = DAY
+    with sent_by_the_app(settings) as sent:
+        client.get("/stats/site/home/views.csv?days=1", **HTTPS)  # Redis loads the scripts on their first call
+        costs, bodies = {}, {}
+        for days in (1, 30, 366):
+            queries, commands, response = sent(
+                lambda: client.get(f"/stats/site/home/views.csv?days={days}", **HTTPS), leave_out=RateLimitWindow._meta.db_table
+            )
+            costs[days], bodies[days] = (queries, commands), csv_rows(response)
+        page = sent(lambda: client.get("/stats/site/home/", **HTTPS), leave_out=RateLimitWindow._meta.db_table)
+    assert costs[1] == costs[30] == costs[366]
+    queries, commands = costs[366]
+    assert queries <= 4 and commands == (3 if backend == "redis" else 0)
+    assert page[0] <= 6 and page[1] == (4 if backend == "redis" else 0), "30 days, and the total"
+    assert [len(bodies[days]) for days in (1, 30, 366)] == [2, 31, 367]
+    assert bodies[366][-2:] == [[(DAY - datetime.timedelta(days=1)).isoformat(), "2", "0"], [DAY.isoformat(), "0", "0"]]
+    assert bodies[366][1] == [(DAY - datetime.timedelta(days=365)).isoformat(), "0", "0"]
+
+
+def test_stats_beyond_a_clients_allowance_get_a_429_saying_when_to_retry(client, clock, settings):
+    """The page and its CSV share one allowance per client address and minute
+    (COUNTER_STATS_REQUESTS_PER_MINUTE); every answer announces the policy and what is left."""
+    settings.COUNTER_STATS_REQUESTS_PER_MINUTE = 2
+    hits("site/home", 1)
+    address = {"HTTP_X_FORWARDED_FOR": "198.51.100.7", **HTTPS}
+    first = client.get("/stats/site/home/", **address)
+    second = client.get("/stats/site/home/views.csv?days=366", **address)
+    assert (first.status_code, second.status_code) == (200, 200)
+    assert first["RateLimit-Policy"] == second["RateLimit-Policy"] == '"stats";q=2;w=60'
+    assert first["RateLimit"].startswith('"stats";r=1;t=') and second["RateLimit"].startswith('"stats";r=0;t=')
+    page, csv_file = client.get("/stats/site/home/", **address), client.get("/stats/site/home/views.csv", **address)
+    for refused in (page, csv_file):
+        assert refused.status_code == 429
+        assert 1 <= int(refused["Retry-After"]) <= 60
+        assert refused["RateLimit-Policy"] == '"stats";q=2;w=60' and refused["RateLimit"].startswith('"stats";r=0;t=')
+        assert "no-cache" in refused["Cache-Control"]
+    message = f"At most 2 stats requests per 60 s from one address; try again in {page['Retry-After']} s."
+    assert page["Content-Type"].startswith("text/html")
+    assert "<h1>Too many requests</h1>" in page.content.decode() and message in page.content.decode()
+    assert csv_file["Content-Type"].startswith("text/plain")
+    assert csv_file.content.decode().startswith("At most 2 stats requests per 60 s from one address; try again in ")
+    assert client.get("/stats/site/home/", HTTP_X_FORWARDED_FOR="203.0.113.9", **HTTPS).status_code == 200, "another client's own allowance"
