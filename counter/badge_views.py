@@ -2,10 +2,14 @@
 
 An SVG badge counts a view each time it is fetched (GitHub's image proxy fetches it on each view
 of the README, as its cache headers ask); ``action=get`` shows the count without counting, and
-``metric=visitors`` today's unique visitors instead of all views. The
-JSON variant only reads, since shields.io caches what it fetches. Errors are badges too, with
-the status that says what went wrong, so that a broken badge still explains itself.
+``metric=visitors`` today's unique visitors instead of all views. The JSON variant only reads,
+since shields.io caches what it fetches. Errors are badges too, with the status that says what
+went wrong, so that a broken badge still explains itself: a bad option is named, and a 429 or 503
+says when to try again, in the same headers as the API's. An error is no more cacheable than a
+count, so a badge shows the count again as soon as there is one.
 """
+
+import dataclasses
 
 from django.http import HttpResponse, JsonResponse
 from django.views.decorators.http import require_safe
@@ -13,6 +17,7 @@ from django.views.decorators.http import require_safe
 from counter import badges, named, rate_limits
 from counter.api import CORS_HEADERS
 from counter.engine.base import CounterUnavailable
+from counter.views import RETRY_AFTER_SECONDS
 
 ACTIONS = ("hit", "get")
 # What the badge shows: all views, or today's unique visitors.
@@ -20,30 +25,54 @@ METRICS = ("views", "visitors")
 
 
 class BadgeError(Exception):
-    def __init__(self, status, message):
+    """What a badge shows instead of a count, with its status and the headers that go with it."""
+
+    def __init__(self, status, message, headers=None):
         super().__init__(message)
-        self.status, self.message = status, message
+        self.status, self.message, self.headers = status, message, headers or {}
 
 
 @require_safe
 def badge(request, namespace, key, format):
-    options = badges.BadgeOptions()
+    """The counter's badge as SVG or shields.io JSON, counting a view unless told not to."""
     try:
-        options = badges.parse_options(request.GET)
-        if request.GET.get("metric") == "visitors" and "label" not in request.GET:
-            options = badges.BadgeOptions(options.style, "visitors", options.color, options.label_color)
-        name = named.counter_name(namespace, key)
-        message = badges.abbreviate(count(request, name, format))
-        status, color = 200, options.color
-    except ValueError as error:
-        status, message, color = 400, str(error) if format == "json" else "invalid", "lightgrey"
+        options = options_of(request)
+        value = count(request, named.counter_name(namespace, key), format)
+    except badges.InvalidOption as error:
+        return error_badge(request, format, 400, str(error) if format == "json" else f"invalid {error.parameter}")
+    except named.InvalidName as error:
+        return error_badge(request, format, 400, str(error) if format == "json" else "invalid name")
     except BadgeError as error:
-        status, message, color = error.status, error.message, "lightgrey"
-    shown = badges.BadgeOptions(options.style, options.label, color, options.label_color)
+        return error_badge(request, format, error.status, error.message, error.headers)
+    return badge_response(format, options, badges.abbreviate(value), 200)
+
+
+def error_badge(request, format, status, message, headers=None):
+    """A grey badge that says what went wrong in place of the count, in the look the query asks
+    for if it can (the defaults if not), with ``headers`` added to the badge's own."""
+    try:
+        options = options_of(request)
+    except badges.InvalidOption:
+        options = badges.BadgeOptions()
+    response = badge_response(format, dataclasses.replace(options, color="lightgrey"), message, status)
+    for header, value in (headers or {}).items():
+        response[header] = value
+    return response
+
+
+def options_of(request):
+    """The badge options the query asks for; with ``metric=visitors`` the label defaults to "visitors"."""
+    options = badges.parse_options(request.GET)
+    if request.GET.get("metric") == "visitors" and "label" not in request.GET:
+        options = dataclasses.replace(options, label="visitors")
+    return options
+
+
+def badge_response(format, options, message, status):
     if format == "json":
-        response = JsonResponse(badges.shields_endpoint(options.label, message, shown), status=status)
+        response = JsonResponse(badges.shields_endpoint(options.label, message, options), status=status)
     else:
-        response = HttpResponse(badges.render_svg(options.label, message, shown), content_type=badges.SVG_CONTENT_TYPE, status=status)
+        response = HttpResponse(badges.render_svg(options.label, message, options), content_type=badges.SVG_CONTENT_TYPE, status=status)
     for header, value in {**badges.CACHE_HEADERS, **CORS_HEADERS}.items():
         response[header] = value
     return response
@@ -54,14 +83,14 @@ def count(request, name, format):
     views, or with ``metric=visitors`` today's unique visitors."""
     action = request.GET.get("action", "hit" if format == "svg" else "get")
     if action not in ACTIONS:
-        raise ValueError(f"action must be one of {', '.join(ACTIONS)}")
+        raise badges.InvalidOption("action", f"must be one of {', '.join(ACTIONS)}")
     metric = request.GET.get("metric", "views")
     if metric not in METRICS:
-        raise ValueError(f"metric must be one of {', '.join(METRICS)}")
+        raise badges.InvalidOption("metric", f"must be one of {', '.join(METRICS)}")
     try:
         if action == "hit" and request.method == "GET":
-            if rate_limits.refuses_new_counter(request, name):
-                raise BadgeError(429, "rate limited")
+            if refusal := rate_limits.refuses_new_counter(request, name):
+                raise BadgeError(429, "rate limited", refusal.headers())
             value = named.registry.hit(name, request)
         else:
             value = named.registry.get(name)
@@ -69,4 +98,4 @@ def count(request, name, format):
     except named.UnknownCounter:
         raise BadgeError(404, "not found") from None
     except CounterUnavailable:
-        raise BadgeError(503, "unavailable") from None
+        raise BadgeError(503, "unavailable", {"Retry-After": str(RETRY_AFTER_SECONDS)}) from None

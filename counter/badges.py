@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from counter.badge_widths import VERDANA_10, VERDANA_11, VERDANA_BOLD_10
+from counter.text import first_hidden, without_hidden
 
 STYLES = ("flat", "flat-square", "plastic", "for-the-badge", "pixel")
 MAX_LABEL_LENGTH = 64
@@ -95,9 +96,17 @@ def _divide_rounding_half_up(numerator, denominator):
     return (2 * numerator + denominator) // (2 * denominator)
 
 
+class InvalidOption(ValueError):
+    """A query parameter's value that a badge cannot take; the message starts with the parameter's name."""
+
+    def __init__(self, parameter, problem):
+        super().__init__(f"{parameter} {problem}")
+        self.parameter = parameter
+
+
 @dataclass(frozen=True)
 class BadgeOptions:
-    """How a badge looks, checked when made: an invalid value raises ValueError naming its query
+    """How a badge looks, checked when made: an invalid value raises InvalidOption naming its query
     parameter. Colours are kept normalised: a shields.io colour name, or "#" and hex digits."""
 
     style: str = "flat"
@@ -107,11 +116,11 @@ class BadgeOptions:
 
     def __post_init__(self):
         if self.style not in STYLES:
-            raise ValueError(f"style must be one of {', '.join(STYLES)}; got {_shown(self.style)}")
+            raise InvalidOption("style", f"must be one of {', '.join(STYLES)}; got {_shown(self.style)}")
         if len(self.label) > MAX_LABEL_LENGTH:
-            raise ValueError(f"label must be at most {MAX_LABEL_LENGTH} characters long")
-        if not all(_displayable(char) for char in self.label):
-            raise ValueError("label must be printable text, without control characters")
+            raise InvalidOption("label", f"must be at most {MAX_LABEL_LENGTH} characters long")
+        if hidden := first_hidden(self.label):
+            raise InvalidOption("label", f"must be visible text, without invisible or control characters; it has {hidden}")
         object.__setattr__(self, "color", _normalize_color("color", self.color))
         object.__setattr__(self, "label_color", _normalize_color("labelColor", self.label_color))
 
@@ -124,7 +133,7 @@ def parse_options(query: Mapping[str, str]) -> BadgeOptions:
     """Badge options from a query string's parameters (style, label, color, labelColor).
 
     Absent parameters take their defaults and unknown ones are ignored; an invalid value raises
-    ValueError with a message that names the parameter, fit to show whoever wrote the URL.
+    InvalidOption with a message that names the parameter, fit to show whoever wrote the URL.
     """
     given = {field: query[name] for field, name in PARAMETERS.items() if name in query}
     return BadgeOptions(**given)
@@ -139,9 +148,9 @@ def _normalize_color(parameter, value):
     digits = lowered.removeprefix("#")
     if len(digits) in (3, 6) and set(digits) <= HEX_DIGITS:
         return "#" + digits
-    raise ValueError(
-        f"{parameter} must be a shields.io colour name ({COLOR_NAMES}) or a hex colour of"
-        f" 3 or 6 digits, with or without #; got {_shown(value)}"
+    raise InvalidOption(
+        parameter,
+        f"must be a shields.io colour name ({COLOR_NAMES}) or a hex colour of 3 or 6 digits, with or without #; got {_shown(value)}",
     )
 
 
@@ -178,27 +187,17 @@ def render_svg(label: str, message: str, options: BadgeOptions) -> str:
     """The badge as SVG text: label on the left (none if empty), message on the right.
 
     The title and aria-label read "label: message" as given, even where for-the-badge draws
-    them in capitals, so that screen readers read words rather than letters.
+    them in capitals, so that screen readers read words rather than letters. A character that
+    would not show as itself (see counter.text) is drawn as U+FFFD, so the SVG is always valid XML.
     """
-    label = _safe_text(label)
-    message = _safe_text(message)
+    label = without_hidden(label, "\N{REPLACEMENT CHARACTER}")
+    message = without_hidden(message, "\N{REPLACEMENT CHARACTER}")
     accessible = f"{label}: {message}" if label else message
     if options.style == "pixel":
         return _svg(1, 1, accessible, "", view_box="0 0 1 1")
     if options.style == "for-the-badge":
         return _for_the_badge(label, message, options, accessible)
     return _classic(label, message, options, accessible)
-
-
-def _displayable(char):
-    """Whether a character can stand in an SVG's text: XML 1.0 allows it and it is no control."""
-    code = ord(char)
-    allowed_in_xml = 0x20 <= code <= 0xD7FF or 0xE000 <= code <= 0xFFFD or code >= 0x10000
-    return allowed_in_xml and unicodedata.category(char) != "Cc"
-
-
-def _safe_text(text):
-    return "".join(char if _displayable(char) else "\N{REPLACEMENT CHARACTER}" for char in text)
 
 
 @dataclass(frozen=True)

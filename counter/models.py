@@ -4,6 +4,8 @@ from django.core.validators import FileExtensionValidator
 from django.db import models
 from django.db.models.functions import Now
 
+from counter.text import validate_visible
+
 
 class Counter(models.Model):
     """A named count of views as far as it is durable: with the Redis store, its views reach the
@@ -36,13 +38,16 @@ class PageImage(models.Model):
     """An image for the home page, which shows the newest one above the greeting.
 
     Only raster formats are accepted: an SVG can carry script, which would run if someone opened
-    the file's URL directly. The alternative text is required, for people who cannot see the image.
+    the file's URL directly. The alternative text is required, for people who cannot see the image,
+    and must read as it shows (see counter.text). The storage cleans the file's name itself.
     """
 
     EXTENSIONS = ["png", "jpg", "jpeg", "gif", "webp"]
 
     file = models.FileField(upload_to="page-images/", validators=[FileExtensionValidator(EXTENSIONS)])
-    alt = models.CharField("alternative text", max_length=250, help_text="What the image shows, for screen readers.")
+    alt = models.CharField(
+        "alternative text", max_length=250, validators=[validate_visible], help_text="What the image shows, for screen readers."
+    )
     created = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -1,15 +1,19 @@
 """The admin's lists of counts (counter.admin). Named counters: totals and today's figures,
 searchable, and no way to create a counter that would have no admin token. Every count the app
-keeps: as the counter store reads it, and read-only."""
+keeps: as the counter store reads it, and read-only. The page's image: text that reads as it shows."""
 
 import pytest
 from django.contrib.admin.utils import quote
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from counter import named
 from counter.engine.base import get_store
-from counter.models import Counter
+from counter.models import Counter, PageImage
+from tests.counter.test_media import PNG
+from tests.counter.test_text import HIDDEN
 from tests.herokuapp.test_security import login_to_admin
+from tests.s3 import local_media  # noqa: F401  (fixture)
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("backend")]
 
@@ -82,3 +86,26 @@ def test_counts_can_be_read_but_not_added_changed_or_deleted(owner):
     assert owner.get(COUNTS_URL + "add/", **HTTPS).status_code == 403
     assert Counter.objects.filter(name="index").exists()
     assert get_store().get("index") == 2
+
+
+IMAGE_ADD_URL = "/admin/counter/pageimage/add/"
+
+
+def add_image(client, alt):
+    return client.post(IMAGE_ADD_URL, {"file": SimpleUploadedFile("lighthouse.png", PNG), "alt": alt}, **HTTPS)
+
+
+@pytest.mark.usefixtures("local_media")
+@pytest.mark.parametrize("kind", ["bidi override", "zero-width space", "C0 control"])
+def test_an_image_whose_alternative_text_would_not_read_as_it_shows_is_refused_naming_the_character(owner, kind):
+    char = HIDDEN[kind]
+    refused = add_image(owner, f"A lighthouse{char} at dusk")
+    assert refused.status_code == 200
+    assert f"Remove U+{ord(char):04X}" in refused.content.decode()
+    assert not PageImage.objects.exists()
+
+
+@pytest.mark.usefixtures("local_media")
+def test_an_alternative_text_in_any_script_or_with_emoji_is_kept_as_written(owner):
+    assert add_image(owner, "Phare à l'aube, 灯台 🌅").status_code == 302
+    assert PageImage.objects.get().alt == "Phare à l'aube, 灯台 🌅"

@@ -15,12 +15,14 @@ from counter.badges import (
     MAX_LABEL_LENGTH,
     STYLES,
     BadgeOptions,
+    InvalidOption,
     abbreviate,
     parse_options,
     render_svg,
     shields_endpoint,
     text_width,
 )
+from tests.counter.test_text import HIDDEN, VISIBLE
 
 NS = "{http://www.w3.org/2000/svg}"
 DRAWN_STYLES = [style for style in STYLES if style != "pixel"]
@@ -191,9 +193,25 @@ def test_colours_are_shields_names_or_hex_codes_and_are_normalised(given_color, 
     ],
 )
 def test_an_invalid_option_raises_value_error_naming_the_parameter(query, parameter):
-    with pytest.raises(ValueError) as raised:
+    with pytest.raises(InvalidOption) as raised:
         parse_options(query)
+    assert isinstance(raised.value, ValueError)
+    assert raised.value.parameter == parameter
     assert str(raised.value).startswith(f"{parameter} ")
+
+
+@pytest.mark.parametrize("char", HIDDEN.values(), ids=list(HIDDEN))
+def test_a_label_with_a_character_that_would_not_show_is_refused_naming_the_character(char):
+    with pytest.raises(InvalidOption) as raised:
+        parse_options({"label": f"vi{char}ews"})
+    assert raised.value.parameter == "label"
+    assert str(raised.value).startswith("label must be visible text")
+    assert f"U+{ord(char):04X}" in str(raised.value) and "at position 3" in str(raised.value)
+
+
+@pytest.mark.parametrize("label", VISIBLE)
+def test_a_label_in_any_script_or_with_emoji_is_kept_as_written(label):
+    assert parse_options({"label": label}).label == label
 
 
 def test_options_made_without_a_query_are_checked_as_strictly():
@@ -432,6 +450,12 @@ def test_any_printable_text_gives_a_valid_badge_titled_label_colon_message(label
     accessible = f"{label}: {message}" if label else message
     assert root[0].text == (accessible or None)
     assert root.get("aria-label") == accessible
+
+
+def test_characters_that_would_not_show_are_drawn_as_replacement_characters():
+    root = svg_of("a\u202eb", "1\u200b")
+    assert root[0].text == "a\ufffdb: 1\ufffd"
+    assert root.get("aria-label") == "a\ufffdb: 1\ufffd"
 
 
 @settings(deadline=None)
