@@ -1,16 +1,18 @@
 """The counter API, version 1: JSON over HTTP, callable from any web page (CORS).
 
 Every error is JSON too, ``{"error": {"status", "code", "message"}}``, with the status that
-says what went wrong. The API is described by counter/openapi.json, served at
-/api/v1/openapi.json.
+says what went wrong: the endpoints' own, and those Django answers for any path under /api/
+(counter.api_errors). Wherever GET works, HEAD does too, and never counts. The API is described
+by counter/openapi.json, served at /api/v1/openapi.json.
 """
 
 import functools
 import json
 from pathlib import Path
 
+from django.db import DatabaseError
 from django.http import HttpResponse, JsonResponse
-from django.views.decorators.cache import never_cache
+from django.utils.cache import add_never_cache_headers
 from django.views.decorators.csrf import csrf_exempt
 
 from counter import named, rate_limits
@@ -18,6 +20,8 @@ from counter.engine.base import CounterUnavailable
 from counter.views import RETRY_AFTER_SECONDS
 
 OPENAPI = Path(__file__).with_name("openapi.json")
+# Every path under this prefix is the API's, known or not.
+PREFIX = "/api/"
 MAX_BODY_BYTES = 1024
 CORS_HEADERS = {
     "Access-Control-Allow-Origin": "*",
@@ -40,6 +44,24 @@ class ApiError(Exception):
         return response
 
 
+def is_api(request):
+    """Whether a request is addressed to the API, and so answered in JSON, errors included."""
+    return request.path_info.startswith(PREFIX)
+
+
+def for_any_origin(response):
+    """Make ``response`` readable from any origin (CORS) and never cached, as every answer of the API is."""
+    for name, value in CORS_HEADERS.items():
+        response[name] = value
+    add_never_cache_headers(response)
+    return response
+
+
+def error_response(status, code, message):
+    """An API error answered outside an endpoint, as an endpoint would answer it."""
+    return for_any_origin(ApiError(status, code, message).response())
+
+
 # What the counters' own exceptions mean in HTTP.
 ERRORS = {
     named.InvalidName: lambda error: ApiError(400, "invalid_name", str(error)),
@@ -49,16 +71,22 @@ ERRORS = {
         401, "token_required", "send the counter's admin token as 'Authorization: Bearer <token>'",
         {"WWW-Authenticate": 'Bearer realm="counters"'}),
     named.WrongToken: lambda error: ApiError(403, "wrong_token", f"that token is not the admin token of {error}"),
-    CounterUnavailable: lambda error: ApiError(
-        503, "unavailable", "counting is unavailable for a moment; try again",
-        {"Retry-After": str(RETRY_AFTER_SECONDS)}),
+    CounterUnavailable: lambda error: unavailable(),
+    DatabaseError: lambda error: unavailable(),
 }
+
+
+def unavailable():
+    return ApiError(503, "unavailable", "counting is unavailable for a moment; try again", {"Retry-After": str(RETRY_AFTER_SECONDS)})
 
 
 def endpoint(*methods, limited=True):
     """Make a view an API endpoint: JSON errors, CORS (with preflight), no caching, no CSRF (the
     API takes no cookies), a small bound on request bodies, and the per-client rate limit unless
-    ``limited`` is False."""
+    ``limited`` is False. An endpoint that takes GET takes HEAD too; the view answers HEAD as GET,
+    and the server leaves out the body."""
+    if "GET" in methods:
+        methods = (*methods, "HEAD")
     allowed = ", ".join([*methods, "OPTIONS"])
 
     def decorate(view):
@@ -79,11 +107,9 @@ def endpoint(*methods, limited=True):
                     response = call(view, request, *args, **kwargs)
                 for name, value in (decision.headers() if decision else {}).items():
                     response.headers.setdefault(name, value)
-            for name, value in CORS_HEADERS.items():
-                response[name] = value
-            return response
+            return for_any_origin(response)
 
-        return csrf_exempt(never_cache(wrapper))
+        return csrf_exempt(wrapper)
 
     return decorate
 
@@ -109,9 +135,9 @@ def rate_limited(decision):
     )
 
 
-def may_create(request, name):
+def may_create(request):
     """Refuse a new counter beyond the client's hourly allowance."""
-    refusal = rate_limits.refuses_new_counter(request, name)
+    refusal = rate_limits.refuses_new_counter(request)
     if refusal:
         raise rate_limited(refusal)
 
@@ -162,8 +188,7 @@ def create(request):
     namespace, key = data.get("namespace"), data.get("key")
     name = named.counter_name(namespace, key)
     value = integer(data, "value")
-    may_create(request, name)
-    token = named.registry.create(name, start=value)
+    token = named.registry.create(name, start=value, before_creating=lambda: may_create(request))
     response = counter(namespace, key, value, status=201, token=token)
     response["Location"] = f"/api/v1/counters/{name}"
     return response
@@ -182,10 +207,12 @@ def detail(request, namespace, key):
 
 @endpoint("GET", "POST")
 def hit(request, namespace, key):
-    """Count one view and return the new value; the counter is created by its first hit."""
+    """Count one view and return the new value; the counter is created by its first hit. HEAD
+    counts nothing and creates nothing: it answers as GET would, with the value as it stands."""
     name = named.counter_name(namespace, key)
-    may_create(request, name)
-    return counter(namespace, key, named.registry.hit(name, request))
+    if request.method == "HEAD":
+        return counter(namespace, key, named.registry.get(name))
+    return counter(namespace, key, named.registry.hit(name, request, before_creating=lambda: may_create(request)))
 
 
 @endpoint("POST")

@@ -78,6 +78,12 @@ def badge_response(format, options, message, status):
     return response
 
 
+def may_create(request):
+    """Refuse a new counter beyond the client's hourly allowance."""
+    if refusal := rate_limits.refuses_new_counter(request):
+        raise BadgeError(429, "rate limited", refusal.headers())
+
+
 def count(request, name, format):
     """The value to show, after counting a view (the default for SVG on GET) or not: the counter's
     views, or with ``metric=visitors`` today's unique visitors."""
@@ -89,9 +95,7 @@ def count(request, name, format):
         raise badges.InvalidOption("metric", f"must be one of {', '.join(METRICS)}")
     try:
         if action == "hit" and request.method == "GET":
-            if refusal := rate_limits.refuses_new_counter(request, name):
-                raise BadgeError(429, "rate limited", refusal.headers())
-            value = named.registry.hit(name, request)
+            value = named.registry.hit(name, request, before_creating=lambda: may_create(request))
         else:
             value = named.registry.get(name)
         return named.registry.today(name)["visitors"] if metric == "visitors" else value

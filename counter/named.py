@@ -11,7 +11,6 @@ import hashlib
 import hmac
 import re
 import secrets
-import time
 
 from django.db import DatabaseError, IntegrityError, transaction
 
@@ -20,13 +19,13 @@ from counter.engine.base import CounterUnavailable, get_store
 from counter.models import NamedCounter
 
 PART = re.compile(r"[A-Za-z0-9_.-]{1,64}")
-# A reset or a delete reaches every process within this many seconds.
-CACHE_SECONDS = 5.0
+# URLs normalise these segments away, so no badge, page or API link could reach such a counter.
+DOT_SEGMENTS = (".", "..")
 MAX_START = 10**15
 
 
 class InvalidName(ValueError):
-    """A namespace or key outside [A-Za-z0-9_.-]{1,64}."""
+    """A namespace or key outside [A-Za-z0-9_.-]{1,64}, or one that is "." or ".."."""
 
 
 class UnknownCounter(LookupError):
@@ -47,8 +46,8 @@ class WrongToken(PermissionError):
 
 def counter_name(namespace, key):
     for part in (namespace, key):
-        if not isinstance(part, str) or not PART.fullmatch(part):
-            raise InvalidName("namespace and key must be 1 to 64 of the characters A-Z a-z 0-9 _ . -")
+        if not isinstance(part, str) or not PART.fullmatch(part) or part in DOT_SEGMENTS:
+            raise InvalidName('namespace and key must be 1 to 64 of the characters A-Z a-z 0-9 _ . -, and not "." or ".."')
     return f"{namespace}/{key}"
 
 
@@ -57,37 +56,26 @@ def token_hash(token):
 
 
 class Registry:
-    """This process's view of the named counters: each row cached for CACHE_SECONDS, so that a
-    hit costs the store's one round trip, and a database outage leaves known counters counting."""
-
-    def __init__(self, clock=time.monotonic):
-        self.clock = clock
-        self.rows = {}
+    """The named counters. Every request reads the counter's row, so that a create, reset or delete
+    is seen by every process and dyno as soon as it has answered: no process keeps an old offset or
+    a deleted counter. With the database away, named counters answer 503 (the home page, which has
+    no row, keeps counting)."""
 
     def row(self, name):
-        """The counter's row, or None if there is none (both cached)."""
-        cached = self.rows.get(name)
-        if cached and self.clock() < cached[0]:
-            return cached[1]
+        """The counter's row, or None if there is none."""
         try:
-            row = NamedCounter.objects.filter(name=name).first()
+            return NamedCounter.objects.filter(name=name).first()
         except DatabaseError:
-            if cached:
-                return cached[1]
             raise CounterUnavailable("the database is unreachable") from None
-        self.remember(name, row)
-        return row
 
-    def remember(self, name, row):
-        if len(self.rows) > 10_000:
-            self.rows.clear()
-        self.rows[name] = (self.clock() + CACHE_SECONDS, row)
-
-    def hit(self, name, request=None):
+    def hit(self, name, request=None, before_creating=None):
         """Count a view of ``name``, creating the counter on its first view, and the day's view and
-        visitor (the request's, if given). Returns the value shown."""
+        visitor (the request's, if given). Returns the value shown. ``before_creating`` is called
+        before a counter is created, and may refuse by raising."""
         row = self.row(name)
         if row is None:
+            if before_creating is not None:
+                before_creating()
             row = self._create(name, token=None, start=0)
         day = history.today()
         value = get_store().hit(name) - row.offset
@@ -103,7 +91,11 @@ class Registry:
         return {"views": get_store().get(day_name), "visitors": visitors.count(day_name)}
 
     def get(self, name):
-        return get_store().get(name) - self.existing(name).offset
+        return self.shown(self.existing(name))
+
+    def shown(self, row):
+        """The value the counter of ``row`` shows."""
+        return get_store().get(row.name) - row.offset
 
     def existing(self, name):
         row = self.row(name)
@@ -111,27 +103,28 @@ class Registry:
             raise UnknownCounter(name)
         return row
 
-    def create(self, name, start=0):
-        """Create ``name`` starting at ``start``; returns the admin token, shown only this once."""
+    def create(self, name, start=0, before_creating=None):
+        """Create ``name`` starting at ``start``; returns the admin token, shown only this once.
+        ``before_creating`` is called once the name is known to be free, and may refuse by raising."""
+        if self.row(name) is not None:
+            raise CounterExists(name)
+        if before_creating is not None:
+            before_creating()
         token = secrets.token_urlsafe(32)
         self._create(name, token=token, start=start, exists_ok=False)
         return token
 
     def reset(self, name, token, value=0):
-        row = self._authorised(name, token)
+        self._authorised(name, token)
         offset = get_store().get(name) - value
         NamedCounter.objects.filter(name=name).update(offset=offset)
-        row.offset = offset
-        self.remember(name, row)
         return value
 
     def delete(self, name, token):
         self._authorised(name, token)
         NamedCounter.objects.filter(name=name).delete()
-        self.remember(name, None)
 
     def _authorised(self, name, token):
-        self.rows.pop(name, None)  # act on the database's row, not a cached one
         row = self.row(name)
         if row is None:
             raise UnknownCounter(name)
@@ -154,7 +147,6 @@ class Registry:
             row = NamedCounter.objects.get(name=name)
         except DatabaseError as error:
             raise CounterUnavailable("the database is unreachable") from error
-        self.remember(name, row)
         return row
 
 

@@ -8,7 +8,7 @@ and CSP headers, the cache headers, the template. Then it answers each plain req
 the view and putting the number in place of the marker.
 
 What Django would answer differently never takes this path: a method other than GET, another
-path, a Host that ALLOWED_HOSTS refuses (Django answers 400), a request that did not come over
+path, a body without a length (Django answers 411), a Host that ALLOWED_HOSTS refuses (Django answers 400), a request that did not come over
 HTTPS (Django redirects it), or a prototype that set a cookie or varies. What the stack does per
 request that matters here is done here too: the router's X-Request-Id is taken, logged and
 echoed; the database connections are checked before and after, as Django's request_started and
@@ -67,7 +67,8 @@ class CounterPage:
         self.expires = (None, "")
 
     def __call__(self, environ, start_response):
-        if environ.get("PATH_INFO") != "/" or environ.get("REQUEST_METHOD") != "GET" or not self.plain(environ):
+        if (environ.get("PATH_INFO") != "/" or environ.get("REQUEST_METHOD") != "GET" or "HTTP_TRANSFER_ENCODING" in environ
+                or not self.plain(environ)):
             return self.django(environ, start_response)
         close_old_connections()
         request_id = request_id_of(environ)

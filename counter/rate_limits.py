@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db import DatabaseError, connection
 
-from counter import named
 from counter.models import RateLimitWindow
 from herokuapp.redis_client import get_redis, registered_script
 from herokuapp.router import client_network
@@ -78,11 +77,9 @@ def client_of(request):
     return hmac.new(settings.SECRET_KEY.encode(), address.encode(), hashlib.sha256).hexdigest()[:32]
 
 
-def refuses_new_counter(request, name):
-    """The creation limit's refusal if ``name`` would be a new counter and the client has made its
-    hour's share, else None: counting on an existing counter costs no allowance."""
-    if named.registry.row(name) is not None:
-        return None
+def refuses_new_counter(request):
+    """The creation limit's refusal if the client has made its hour's share of new counters, else
+    None. Called only when a counter is about to be created: counting on one costs no allowance."""
     decision = take(CREATIONS, client_of(request))
     return None if decision.allowed else decision
 

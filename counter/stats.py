@@ -70,7 +70,7 @@ def page(request, namespace, key):
         "name": name,
         "namespace": namespace,
         "key": key,
-        "total": f"{named.registry.get(name):,}",
+        "total": f"{named.registry.shown(row):,}",
         "today": f"{days[-1][1]:,}",
         "visitors_today": f"{visitors[-1][1]:,}",
         "days": [

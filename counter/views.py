@@ -29,7 +29,4 @@ def index(request):
         response["Retry-After"] = str(RETRY_AFTER_SECONDS)
         return response
     context = {"views": counted.views, "views_display": counted.display, "image": page_image.current()}
-    response = render(request, "counter/index.html", context)
-    if request.method == "HEAD":
-        response.content = b""  # a server must not send a body in answer to HEAD
-    return response
+    return render(request, "counter/index.html", context)

@@ -13,6 +13,8 @@ from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
+from counter.views import RETRY_AFTER_SECONDS
+
 
 @never_cache
 @require_safe
@@ -63,4 +65,7 @@ def ready(request):
     counting = [dependencies[name]["status"] == "up" for name in ("database", "redis") if name in dependencies]
     ready = any(counting)
     status = "ok" if all(report["status"] == "up" for report in dependencies.values()) else ("degraded" if ready else "down")
-    return JsonResponse({"status": status, "dependencies": dependencies}, status=200 if ready else 503)
+    response = JsonResponse({"status": status, "dependencies": dependencies}, status=200 if ready else 503)
+    if not ready:
+        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response

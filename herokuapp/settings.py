@@ -63,6 +63,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     # Right after SecurityMiddleware, as WhiteNoise asks: static files skip the rest of the stack.
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Before anything reads a body: one Django would not read is refused, never dropped in silence.
+    "herokuapp.request_body.LengthRequiredMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -70,6 +72,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     # Last, as django-axes asks: it answers a login it refused with the lockout page (AXES_* below).
     "axes.middleware.AxesMiddleware",
+    # A view that finds the database or Redis away answers 503, not 500 (see counter.unavailable).
+    "counter.unavailable.OutageMiddleware",
 ]
 
 ROOT_URLCONF = "herokuapp.urls"

@@ -16,3 +16,9 @@ urlpatterns = [
 # production, and there a dyno's disk loses them on every restart anyway (see MEDIA_ROOT in
 # settings). static() adds nothing unless DEBUG is on; in production, media lives on S3.
 urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
+
+# Django's own error answers: JSON under /api/, the site's error pages (templates/4xx.html, 500.html) elsewhere.
+handler400 = "counter.api_errors.bad_request"
+handler403 = "counter.api_errors.permission_denied"
+handler404 = "counter.api_errors.page_not_found"
+handler500 = "counter.api_errors.server_error"

@@ -27,12 +27,11 @@ def empty_redis(settings):
     and a counter store and caches (page image, named counters, visitor salts) that have seen
     nothing yet. The test's store is stopped when the test ends, while its database is still the
     test's own: what the store flushes on stopping goes with the test's rows, not into the next's."""
-    from counter import named, page_image, visitors
+    from counter import page_image, visitors
     from counter.engine.base import stop_store
 
     stop_store()
     page_image.forget()
-    named.registry.rows.clear()
     visitors._salts.clear()
     if settings.REDIS_URL:
         client = redis.Redis.from_url(settings.REDIS_URL)
@@ -40,6 +39,22 @@ def empty_redis(settings):
         client.close()
     yield
     stop_store()
+
+
+@pytest.fixture
+def database_down(transactional_db):
+    """The database refuses connections, as in an outage, for the rest of the test."""
+    from django.db import connection
+
+    saved = dict(connection.settings_dict)
+    connection.close()
+    if connection.vendor == "sqlite":
+        connection.settings_dict["NAME"] = "/nonexistent/directory/db.sqlite3"
+    else:
+        connection.settings_dict.update(HOST="127.0.0.1", PORT="1")
+    yield
+    connection.close()
+    connection.settings_dict.update(saved)
 
 
 @pytest.fixture

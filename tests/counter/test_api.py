@@ -178,18 +178,6 @@ def test_the_admin_token_deletes_a_counter_and_a_new_one_of_that_name_starts_afr
     assert post(client, f"{BASE}/example.com/home/hit").json()["value"] == 1
 
 
-def test_a_reset_reaches_every_process_within_the_cache_time(client):
-    token = create(client)["token"]
-    post(client, f"{BASE}/example.com/home/hit")
-    now = [0.0]
-    other_process = named.Registry(clock=lambda: now[0])
-    assert other_process.get("example.com/home") == 1
-    post(client, f"{BASE}/example.com/home/reset", token=token)
-    assert other_process.get("example.com/home") == 1  # its row is cached
-    now[0] += named.CACHE_SECONDS
-    assert other_process.get("example.com/home") == 0
-
-
 # -- HTTP -------------------------------------------------------------------------------------------
 
 def test_every_answer_allows_use_from_other_sites(client):
@@ -216,7 +204,34 @@ def test_a_preflight_request_names_the_methods_and_headers_allowed(client):
 def test_a_method_an_endpoint_does_not_take_is_a_405_naming_those_it_does(client):
     response = client.put(f"{BASE}/example.com/home/hit", **HTTPS)
     assert error_of(response, 405)["code"] == "method_not_allowed"
-    assert response["Allow"] == "GET, POST, OPTIONS"
+    assert response["Allow"] == "GET, POST, HEAD, OPTIONS"
+
+
+def test_every_endpoint_that_takes_get_takes_head_and_says_so(client):
+    preflight = client.options(f"{BASE}/example.com/home", HTTP_ORIGIN="https://example.com",
+                               HTTP_ACCESS_CONTROL_REQUEST_METHOD="HEAD", **HTTPS)
+    assert preflight["Access-Control-Allow-Methods"] == "GET, DELETE, HEAD, OPTIONS"
+    assert client.put("/api/v1/openapi.json", **HTTPS)["Allow"] == "GET, HEAD, OPTIONS"
+    assert client.put(BASE, **HTTPS)["Allow"] == "POST, OPTIONS"
+
+
+def test_head_of_a_get_endpoint_answers_as_get_with_no_body(client):
+    post(client, f"{BASE}/example.com/home/hit")
+    for path in (f"{BASE}/example.com/home", "/api/v1/openapi.json"):
+        got, head = get(client, path), client.head(path, **HTTPS)
+        assert (head.status_code, head["Content-Type"]) == (got.status_code, got["Content-Type"]) == (200, "application/json")
+        assert head["Access-Control-Allow-Origin"] == "*"
+        assert head.content == b""
+
+
+def test_head_of_the_hit_endpoint_neither_counts_nor_creates(client):
+    post(client, f"{BASE}/example.com/home/hit")
+    head = client.head(f"{BASE}/example.com/home/hit", **HTTPS)
+    assert (head.status_code, head["Content-Type"]) == (200, "application/json")
+    assert client.head(f"{BASE}/example.com/other/hit", **HTTPS).status_code == 404
+    assert get(client, f"{BASE}/example.com/home").json()["value"] == 1
+    assert get(client, f"{BASE}/example.com/home").json()["today"]["views"] == 1
+    assert list(NamedCounter.objects.values_list("name", flat=True)) == ["example.com/home"]
 
 
 def test_the_api_needs_no_csrf_token_but_still_redirects_plain_http(client):

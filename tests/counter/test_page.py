@@ -127,6 +127,20 @@ def test_head_and_other_pages_are_left_to_django(app, backend, django_requests):
     assert django_requests[-3:] == ["/", "/health/live", "/nowhere"]
 
 
+def test_head_announces_the_length_get_would_send(app, backend):
+    _, get_headers, get_body = call(app)
+    _, head_headers, _ = call(app, method="HEAD")
+    assert int(dict(head_headers)["Content-Length"]) == len(get_body) == int(dict(get_headers)["Content-Length"])
+
+
+def test_a_body_without_a_length_is_left_to_django_which_refuses_it_uncounted(app, backend):
+    status, _, _ = call(app, transfer_encoding="chunked")
+    assert status.startswith("411 ")
+    assert get_store().get("index") == 0
+    assert call(app)[0] == "200 OK"
+    assert all(app.prototypes.values())  # the refusal did not stand in for the page
+
+
 def test_when_nothing_can_count_django_answers_503_and_counting_is_tried_once(app, monkeypatch):
     attempts = []
 

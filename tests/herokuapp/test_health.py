@@ -51,6 +51,13 @@ def test_readiness_is_degraded_but_ready_while_redis_is_down(client, settings):
     assert response.json()["dependencies"]["redis"]["status"] == "down"
 
 
+def test_readiness_is_down_and_says_when_to_look_again_when_nothing_can_count(client, database_counter, database_down):
+    response = client.get("/health/ready")
+    assert response.status_code == 503
+    assert response.json()["status"] == "down"
+    assert int(response["Retry-After"]) > 0
+
+
 def test_health_checks_are_not_counted_as_views(client, database_counter):
     client.get("/health/live")
     client.get("/health/ready")
