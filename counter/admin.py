@@ -54,15 +54,15 @@ class NamedCounterAdmin(admin.ModelAdmin):
 
     @admin.display(description="total")
     def total(self, row):
-        return figure(lambda: named.registry.get(row.name))
+        return figure(lambda: named.get(row.name))
 
     @admin.display(description="views today")
     def views_today(self, row):
-        return figure(lambda: named.registry.today(row.name)["views"])
+        return figure(lambda: named.today(row.name)["views"])
 
     @admin.display(description="visitors today")
     def visitors_today(self, row):
-        return figure(lambda: named.registry.today(row.name)["visitors"])
+        return figure(lambda: named.today(row.name)["visitors"])
 
 
 @admin.register(PageImage)

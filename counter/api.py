@@ -188,7 +188,7 @@ def create(request):
     namespace, key = data.get("namespace"), data.get("key")
     name = named.counter_name(namespace, key)
     value = integer(data, "value")
-    token = named.registry.create(name, start=value, before_creating=lambda: may_create(request))
+    token = named.create(name, start=value, before_creating=lambda: may_create(request))
     response = counter(namespace, key, value, status=201, token=token)
     response["Location"] = f"/api/v1/counters/{name}"
     return response
@@ -200,9 +200,9 @@ def detail(request, namespace, key):
     the counter (with its admin token)."""
     name = named.counter_name(namespace, key)
     if request.method == "DELETE":
-        named.registry.delete(name, bearer_token(request))
+        named.delete(name, bearer_token(request))
         return HttpResponse(status=204)
-    return counter(namespace, key, named.registry.get(name), today=named.registry.today(name))
+    return counter(namespace, key, named.get(name), today=named.today(name))
 
 
 @endpoint("GET", "POST")
@@ -211,8 +211,8 @@ def hit(request, namespace, key):
     counts nothing and creates nothing: it answers as GET would, with the value as it stands."""
     name = named.counter_name(namespace, key)
     if request.method == "HEAD":
-        return counter(namespace, key, named.registry.get(name))
-    return counter(namespace, key, named.registry.hit(name, request, before_creating=lambda: may_create(request)))
+        return counter(namespace, key, named.get(name))
+    return counter(namespace, key, named.hit(name, request, before_creating=lambda: may_create(request)))
 
 
 @endpoint("POST")
@@ -220,7 +220,7 @@ def reset(request, namespace, key):
     """Set a counter back to 0, or to the body's "value" (with its admin token)."""
     name = named.counter_name(namespace, key)
     value = integer(body(request), "value")
-    return counter(namespace, key, named.registry.reset(name, bearer_token(request), value))
+    return counter(namespace, key, named.reset(name, bearer_token(request), value))
 
 
 @endpoint("GET", limited=False)  # a fixed document: nothing to protect, and tools load it freely

@@ -5,8 +5,9 @@ of the README, as its cache headers ask); ``action=get`` shows the count without
 ``metric=visitors`` today's unique visitors instead of all views. The JSON variant only reads,
 since shields.io caches what it fetches. Errors are badges too, with the status that says what
 went wrong, so that a broken badge still explains itself: a bad option is named, and a 429 or 503
-says when to try again, in the same headers as the API's. An error is no more cacheable than a
-count, so a badge shows the count again as soon as there is one.
+says when to try again, in the same headers as the API's (a 503 comes from counter.unavailable,
+as for every page). An error is no more cacheable than a count, so a badge shows the count again
+as soon as there is one.
 """
 
 import dataclasses
@@ -16,8 +17,6 @@ from django.views.decorators.http import require_safe
 
 from counter import badges, named, rate_limits
 from counter.api import CORS_HEADERS
-from counter.engine.base import CounterUnavailable
-from counter.views import RETRY_AFTER_SECONDS
 
 ACTIONS = ("hit", "get")
 # What the badge shows: all views, or today's unique visitors.
@@ -95,11 +94,9 @@ def count(request, name, format):
         raise badges.InvalidOption("metric", f"must be one of {', '.join(METRICS)}")
     try:
         if action == "hit" and request.method == "GET":
-            value = named.registry.hit(name, request, before_creating=lambda: may_create(request))
+            value = named.hit(name, request, before_creating=lambda: may_create(request))
         else:
-            value = named.registry.get(name)
-        return named.registry.today(name)["visitors"] if metric == "visitors" else value
+            value = named.get(name)
+        return named.today(name)["visitors"] if metric == "visitors" else value
     except named.UnknownCounter:
         raise BadgeError(404, "not found") from None
-    except CounterUnavailable:
-        raise BadgeError(503, "unavailable", {"Retry-After": str(RETRY_AFTER_SECONDS)}) from None

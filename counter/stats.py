@@ -22,7 +22,7 @@ MAX_CSV_DAYS = 366
 def existing_counter(namespace, key):
     try:
         name = named.counter_name(namespace, key)
-        return name, named.registry.existing(name)
+        return name, named.existing(name)
     except (named.InvalidName, named.UnknownCounter):
         raise Http404("no such counter") from None
 
@@ -70,7 +70,7 @@ def page(request, namespace, key):
         "name": name,
         "namespace": namespace,
         "key": key,
-        "total": f"{named.registry.shown(row):,}",
+        "total": f"{named.shown(row):,}",
         "today": f"{days[-1][1]:,}",
         "visitors_today": f"{visitors[-1][1]:,}",
         "days": [

@@ -9,7 +9,6 @@ raised by a view (OutageMiddleware) or by a middleware (counter.api_errors.serve
 from django.db import DatabaseError
 from django.http import HttpResponse
 from django.shortcuts import render
-from django.urls import Resolver404, resolve
 
 from counter import api, badge_views
 from counter.engine.base import CounterUnavailable
@@ -20,11 +19,8 @@ OUTAGES = (CounterUnavailable, DatabaseError)
 
 
 def response(request):
-    """The 503 for ``request``, shaped like the page it asked for."""
-    try:
-        match = resolve(request.path_info)
-    except Resolver404:
-        match = None
+    """The 503 for ``request``, shaped like the page it asked for (as its URL resolved, if it did)."""
+    match = getattr(request, "resolver_match", None)
     if api.is_api(request):
         answer = api.for_any_origin(api.unavailable().response())
     elif match and match.url_name == "badge":

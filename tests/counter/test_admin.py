@@ -29,10 +29,10 @@ def owner(client, django_user_model):
 
 
 def test_the_list_shows_each_counters_total_and_todays_figures(owner):
-    named.registry.create("blog.example/home", start=1_000_000)
+    named.create("blog.example/home", start=1_000_000)
     for _ in range(2):
-        named.registry.hit("blog.example/home")
-    named.registry.hit("shop.example/cart")
+        named.hit("blog.example/home")
+    named.hit("shop.example/cart")
     page = owner.get(LIST_URL, **HTTPS).content.decode()
     row = page[page.index("blog.example/home"):]
     row = row[:row.index("</tr>")]
@@ -41,15 +41,15 @@ def test_the_list_shows_each_counters_total_and_todays_figures(owner):
 
 
 def test_counters_can_be_searched_by_name(owner):
-    named.registry.hit("blog.example/home")
-    named.registry.hit("shop.example/cart")
+    named.hit("blog.example/home")
+    named.hit("shop.example/cart")
     page = owner.get(LIST_URL, {"q": "shop"}, **HTTPS).content.decode()
     assert "shop.example/cart" in page and "blog.example/home" not in page
 
 
 def test_the_admin_cannot_add_a_counter_without_its_token(owner):
     assert owner.get(LIST_URL + "add/", **HTTPS).status_code == 403
-    named.registry.create("blog.example/home")
+    named.create("blog.example/home")
     change = owner.get(reverse("admin:counter_namedcounter_change", args=[quote("blog.example/home")]), **HTTPS)
     assert change.status_code == 200
     assert "blog.example/home" in change.content.decode()

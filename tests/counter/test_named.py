@@ -25,21 +25,21 @@ def test_dots_within_a_name_are_fine():
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.usefixtures("backend")
 def test_a_change_made_in_the_database_shows_in_the_next_answer():
-    named.registry.hit("example.com/home")
+    named.hit("example.com/home")
     NamedCounter.objects.filter(name="example.com/home").update(offset=-1000)
-    assert named.registry.get("example.com/home") == 1001
+    assert named.get("example.com/home") == 1001
     NamedCounter.objects.filter(name="example.com/home").delete()
     with pytest.raises(named.UnknownCounter):
-        named.registry.get("example.com/home")
+        named.get("example.com/home")
 
 
 @pytest.mark.django_db(transaction=True)
 def test_with_the_database_away_a_named_counter_is_unavailable_not_a_guess(redis_counter, request):
     """The Redis store could still count, but not against an offset or a deletion it cannot see."""
-    named.registry.hit("example.com/home")
+    named.hit("example.com/home")
     request.getfixturevalue("database_down")
     with pytest.raises(CounterUnavailable):
-        named.registry.get("example.com/home")
+        named.get("example.com/home")
 
 
 # -- every worker of every dyno --------------------------------------------------------------------

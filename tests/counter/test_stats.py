@@ -25,7 +25,7 @@ def csv_rows(response):
 
 
 def test_the_stats_page_shows_the_total_today_and_a_chart_of_the_last_30_days(client, clock):
-    named.registry.create("site/home", start=1000)
+    named.create("site/home", start=1000)
     clock["day"] = DAY - datetime.timedelta(days=2)
     hits("site/home", 2)
     clock["day"] = DAY

@@ -59,7 +59,7 @@ def answer_kind(path):
 @pytest.fixture
 def site(transactional_db, client):
     """A counter with views, and an admin signed in (a second client stays anonymous)."""
-    named.registry.hit("example.com/home")
+    named.hit("example.com/home")
     admin = User.objects.create_superuser("admin", "admin@example.com", "a long and unusual password")
     signed_in = client.__class__()
     signed_in.force_login(admin)

@@ -67,7 +67,7 @@ def paths():
 
 def counts():
     """Every count a request could change: the page's views, and the counter's value and today's views and visitors."""
-    return get_store().get(PAGE), named.registry.get(f"{NAMESPACE}/{KEY}"), named.registry.today(f"{NAMESPACE}/{KEY}")
+    return get_store().get(PAGE), named.get(f"{NAMESPACE}/{KEY}"), named.today(f"{NAMESPACE}/{KEY}")
 
 
 @pytest.fixture(params=["database_counter", "redis_counter"])
@@ -85,7 +85,7 @@ def walker(request, client):
 
 @pytest.mark.usefixtures("store")
 def test_head_answers_as_get_does_on_every_route_with_no_body_and_counts_nothing(walker):
-    named.registry.hit(f"{NAMESPACE}/{KEY}")
+    named.hit(f"{NAMESPACE}/{KEY}")
     walked = []
     for path in paths():
         got = walker.get(path, **HTTPS)
@@ -107,7 +107,7 @@ def test_head_answers_as_get_does_on_every_route_with_no_body_and_counts_nothing
 
 @pytest.mark.usefixtures("store")
 def test_every_route_that_refuses_a_method_lists_head_beside_get(walker):
-    named.registry.hit(f"{NAMESPACE}/{KEY}")
+    named.hit(f"{NAMESPACE}/{KEY}")
     refusing = []
     for path in paths():
         if walker.get(path, **HTTPS).status_code == 405:
