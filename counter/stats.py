@@ -14,7 +14,7 @@ from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
-from counter import charts, history, named, rate_limits
+from counter import charts, history, named, rate_limits, unavailable
 
 MAX_CSV_DAYS = 366
 
@@ -29,15 +29,18 @@ def existing_counter(namespace, key):
 
 def limited(refuse):
     """Count each request against the client's allowance; beyond it, ``refuse(request, message)``
-    answers instead of the view, with a 429. Answers carry the RateLimit fields and, refused,
-    Retry-After."""
+    answers instead of the view, with a 429. Answers carry the RateLimit fields, a 503 for a service
+    away (counter.unavailable) too, and, refused, Retry-After."""
 
     def decorate(view):
         @functools.wraps(view)
         def wrapper(request, *args, **kwargs):
             decision = rate_limits.take(rate_limits.STATS, rate_limits.client_of(request))
             if decision.allowed:
-                response = view(request, *args, **kwargs)
+                try:
+                    response = view(request, *args, **kwargs)
+                except unavailable.OUTAGES:
+                    response = unavailable.response(request)
             else:
                 limit = decision.limit
                 response = refuse(request, f"At most {limit.quota} stats requests per {limit.window} s from one "

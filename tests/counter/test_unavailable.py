@@ -89,6 +89,8 @@ def assert_deliberate(clients):
             assert response["Content-Type"].startswith(answer_kind(path)), (who, method, path, response["Content-Type"])
             if path.startswith("/api/v1/"):
                 assert response["Access-Control-Allow-Origin"] == "*"
+            if path.startswith(("/api/v1/counters", "/stats/")):  # a limit applied: it says where the client stands
+                assert "RateLimit" in response and "RateLimit-Policy" in response, (who, method, path)
             unavailable.add(path)
     return unavailable
 
