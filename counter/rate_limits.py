@@ -1,38 +1,22 @@
 """Per-client limits on the counter API, counted where every process sees the same numbers.
 
-A limit allows a quota of requests per fixed window (a minute, an hour). The count lives where
-settings.COUNTER_STORE keeps every count: in Redis (one script: increment, and expire with the
-window) or in the database (one upsert), so the limit holds across workers and dynos. While Redis
-does not answer, the database counts; if neither answers, the request is let through: a limit
-must not take the API down with its store. Clients are known by the address Heroku's router
-appended to X-Forwarded-For, kept only as a keyed hash.
+A limit allows a quota of requests per fixed window (a minute, an hour). The counter store counts
+them (CounterStore.take: in Redis with the Redis store, or in the database, which counts while
+Redis does not answer), so the limit holds across workers and dynos; if nothing can count, the
+request is let through: a limit must not take the API down with its store. A view can carry its
+limit's window to the store, which counts both in one round trip. Clients are known by the address
+Heroku's router appended to X-Forwarded-For, kept only as a keyed hash.
 """
 
 import hashlib
 import hmac
-import logging
-import random
 import time
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import DatabaseError, connection
 
-from counter.models import RateLimitWindow
-from herokuapp.redis_client import get_redis, registered_script
+from counter.engine.base import Window, get_store
 from herokuapp.router import client_network
-
-log = logging.getLogger(__name__)
-
-PREFIX = "herokuapp:rate-limit:"
-# INCR the window's count; give a new key the window's lifetime. Returns the count.
-TAKE = """
-local count = redis.call('INCR', KEYS[1])
-if count == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
-return count
-"""
-CLEAN_UP_ONE_IN = 100
-
 
 @dataclass(frozen=True)
 class Limit:
@@ -84,44 +68,21 @@ def refuses_new_counter(request):
     return None if decision.allowed else decision
 
 
+def window(limit, client, now=None):
+    """The window of ``limit`` that ``client``'s request made now falls in."""
+    now = time.time() if now is None else now
+    return Window(f"{limit.name}:{client}", int(now // limit.window), limit.quota, limit.window)
+
+
+def decision(limit, window, used, now=None):
+    """Whether the request that made ``used`` requests in ``window`` of ``limit`` is allowed (None:
+    nothing could count it, so it is)."""
+    now = time.time() if now is None else now
+    reset = max(1, int((window.number + 1) * window.seconds - now + 0.999))
+    return Decision(limit, used if used is not None else 0, reset)
+
+
 def take(limit, client, now=None):
     """Count one request of ``client`` against ``limit`` and say whether it is allowed."""
-    now = time.time() if now is None else now
-    window = int(now // limit.window)
-    reset = max(1, int((window + 1) * limit.window - now + 0.999))
-    key = f"{limit.name}:{client}"
-    count = _count_in_redis(key, window, limit.window) if settings.COUNTER_STORE == "redis" else None
-    if count is None:
-        count = _count_in_database(key, window)
-    return Decision(limit, count if count is not None else 0, reset)
-
-
-def _count_in_redis(key, window, seconds):
-    import redis  # loaded only with the Redis store (see herokuapp.redis_client)
-
-    try:
-        return registered_script(get_redis(), TAKE)(keys=[f"{PREFIX}{key}:{window}"], args=[seconds * 1000])
-    except redis.RedisError as error:
-        log.warning("rate limit: Redis did not answer, counting in the database: %s", error)
-        return None
-
-
-def _count_in_database(key, window):
-    table, key_column, window_column, count_column = (
-        connection.ops.quote_name(name) for name in (RateLimitWindow._meta.db_table, "key", "window", "count")
-    )
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"INSERT INTO {table} ({key_column}, {window_column}, {count_column}) VALUES (%s, %s, 1) "
-                f"ON CONFLICT ({key_column}, {window_column}) "
-                f"DO UPDATE SET {count_column} = {table}.{count_column} + 1 RETURNING {count_column}",
-                [key, window],
-            )
-            count = cursor.fetchone()[0]
-        if random.randrange(CLEAN_UP_ONE_IN) == 0:
-            RateLimitWindow.objects.filter(key__startswith=key.split(":", 1)[0] + ":", window__lt=window).delete()
-        return count
-    except DatabaseError as error:
-        log.warning("rate limit: the database did not answer, letting the request through: %s", error)
-        return None
+    requested = window(limit, client, now)
+    return decision(limit, requested, get_store().take(requested), now)

@@ -3,6 +3,7 @@ settings.COUNTER_STORE names (see docs/counting.md). Only its module is imported
 without Redis never loads redis-py."""
 
 import threading
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.signals import setting_changed
@@ -19,21 +20,53 @@ class CounterUnavailable(Exception):
     """No store that can count is reachable: the page answers a 503 and the client retries."""
 
 
+@dataclass(frozen=True)
+class Window:
+    """A limit on requests: at most ``quota`` in the window ``key`` and ``number`` name, which lasts
+    ``seconds``."""
+
+    key: str
+    number: int
+    quota: int
+    seconds: int
+
+
+@dataclass(frozen=True)
+class View:
+    """What counting a view gave: the number each counter shows (None if its limit refused it), the
+    requests its limit's window holds (None without a limit, or if nothing could count them), and
+    the replies to the commands sent along with it (None if they were not sent)."""
+
+    shown: list | None
+    used: int | None
+    replies: list | None
+
+
 class CounterStore:
-    """What a store provides. ``hit`` counts a view of ``name`` and returns the number to show;
-    ``get_many`` returns {name: that number} without counting, in as few round trips for many names
-    as for one; both raise CounterUnavailable when nothing can count. A store holding views outside
-    the database moves them there in ``flush`` (returning how many), in the background from
-    ``start`` (each worker, after gunicorn's fork) and on ``stop``."""
+    """What a store provides. ``view`` counts one view in each of ``names`` (a counter and its day,
+    say) and returns a View; ``limit``, a Window, first counts the request there and refuses the
+    view beyond its quota; ``also`` holds other Redis commands to send in the same round trip,
+    whose replies come back (an error reply as its exception; a store without Redis sends none).
+    ``get_many`` returns {name: the number it shows} without counting, in as few round trips for
+    many names as for one. Both raise CounterUnavailable when nothing can count. ``take`` counts a
+    request in a window and returns how many it holds, or None if nothing can count it. A store
+    holding views outside the database moves them there in ``flush`` (returning how many), in the
+    background from ``start`` (each worker, after gunicorn's fork) and on ``stop``."""
+
+    def view(self, names, limit=None, also=()):
+        raise NotImplementedError
 
     def hit(self, name):
-        raise NotImplementedError
+        return self.view([name]).shown[0]
 
     def get_many(self, names):
         raise NotImplementedError
 
     def get(self, name):
         return self.get_many([name])[name]
+
+    def take(self, window):
+        raise NotImplementedError
 
     def start(self):
         pass

@@ -5,16 +5,22 @@ which is how the Redis store finds the totals changed outside its batches.
 """
 
 import functools
+import logging
+import random
 import select
 import time
 
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connection, connections
 
-from counter.engine.base import CounterStore, CounterUnavailable
-from counter.models import Counter
+from counter.engine.base import CounterStore, CounterUnavailable, View
+from counter.models import Counter, RateLimitWindow
+
+log = logging.getLogger(__name__)
 
 # A connection that answered this recently, and has heard nothing since, is taken as alive.
 ANSWERED_RECENTLY = 1.0
+# Windows that ended are deleted by one request in this many.
+CLEAN_UP_ONE_IN = 100
 
 
 @functools.cache
@@ -62,16 +68,42 @@ class DatabaseStore(CounterStore):
     the connection answered in the last ANSWERED_RECENTLY seconds and has heard nothing since: an
     idle session hears nothing unasked, except that the server is ending it."""
 
-    def hit(self, name):
+    def view(self, names, limit=None, also=()):
+        used = None
+        if limit is not None:
+            used = self.take(limit)
+            if used is not None and used > limit.quota:
+                return View(None, used, None)
         db = connections[DEFAULT_DB_ALIAS]
         try:
             if self._still_answering(db):
                 db.health_check_done = True
-            views = add_views(name, 1)
+            shown = [add_views(name, 1) for name in names]
         except DatabaseError as error:
             raise CounterUnavailable("the database is unreachable") from error
         db.counter_answered_at = time.monotonic()
-        return views
+        return View(shown, used, None)
+
+    def take(self, window):
+        """One upsert of the window's row; None, letting the request through, if the database fails."""
+        table, key, number, count = (
+            connection.ops.quote_name(name) for name in (RateLimitWindow._meta.db_table, "key", "window", "count")
+        )
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f"INSERT INTO {table} ({key}, {number}, {count}) VALUES (%s, %s, 1) "
+                    f"ON CONFLICT ({key}, {number}) DO UPDATE SET {count} = {table}.{count} + 1 RETURNING {count}",
+                    [window.key, window.number],
+                )
+                used = cursor.fetchone()[0]
+            if random.randrange(CLEAN_UP_ONE_IN) == 0:
+                prefix = window.key.split(":", 1)[0] + ":"
+                RateLimitWindow.objects.filter(key__startswith=prefix, window__lt=window.number).delete()
+            return used
+        except DatabaseError as error:
+            log.warning("rate limit: the database did not answer, letting the request through: %s", error)
+            return None
 
     def get_many(self, names):
         try:

@@ -12,9 +12,9 @@ from django.conf import settings
 from django.db import DatabaseError, close_old_connections
 
 from counter.engine import flusher, scripts
-from counter.engine.base import CounterStore, CounterUnavailable, flushed
+from counter.engine.base import CounterStore, CounterUnavailable, View, flushed
 from counter.engine.database import DatabaseStore
-from herokuapp.redis_client import get_redis, registered_script
+from herokuapp.redis_client import get_redis, registered_script, send_together
 
 log = logging.getLogger(__name__)
 
@@ -58,34 +58,37 @@ class RedisStore(CounterStore):
             if self.stopping.wait(settings.COUNTER_FLUSH_INTERVAL):
                 return
 
-    def hit(self, name):
+    def view(self, names, limit=None, also=()):
         if self.down:
-            return self.database.hit(name)
+            return self.database.view(names, limit, also)
         sender, number = self._next_number()
         try:
             instance = self.instance or self._learn_instance()
         except redis.RedisError as error:
             self._went_down(error)
-            return self.database.hit(name)
+            return self.database.view(names, limit, also)
         sent = False  # whether a failed attempt may have reached Redis
         for attempt in (1, 2):
             try:
-                shown = self._count(name, sender, number, instance)
-                if shown == -2:  # Redis is another instance now, and did not count it
+                reply, replies = self._count(names, sender, number, instance, limit, also)
+                if reply == -2:  # Redis is another instance now, and did not count it
                     instance = self._learn_instance()
-                    shown = self._count(name, sender, number, instance)
-                return shown
+                    reply, _ = self._count(names, sender, number, instance, limit)
+                if not isinstance(reply, list):  # emptied again meanwhile: it counted nothing
+                    raise redis.ResponseError(f"the view was not counted ({reply})")
+                return View(reply[1:] or None, reply[0], replies if also else None)
             except redis.RedisError as error:
                 # Refused, or failed while connecting: Redis did not run it. Anything else may have.
                 refused = isinstance(error, redis.ResponseError) or "connecting to" in str(error).lower()
                 sent = sent or not refused
+                also = ()  # sent at most once: what they did is theirs to redo
                 if attempt == 1 and sent and not isinstance(error, redis.TimeoutError):
                     continue  # a reset connection: sent again on a fresh one, it counts once
                 self._went_down(error)
                 if not sent:
-                    return self.database.hit(name)  # Redis never ran it
+                    return self.database.view(names, limit)  # Redis never ran it
                 self.local.sender = None  # later views must not share a sender with this one
-                return self._in_doubt(name, sender, number, instance)
+                return View(self._in_doubt(names, sender, number, instance), None, None)
             except DatabaseError as error:
                 raise CounterUnavailable("Redis cannot count and the database is unreachable") from error
 
@@ -100,6 +103,17 @@ class RedisStore(CounterStore):
             else:
                 shown = {name: number for name, number in zip(names, numbers) if number is not None}
         return shown | self.database.get_many([name for name in names if name not in shown])
+
+    def take(self, window):
+        """One script call to Redis; the database counts while Redis does not answer."""
+        if not self.down:
+            try:
+                return registered_script(get_redis(), scripts.WINDOW)(
+                    keys=[f"{scripts.WINDOWS}{window.key}:{window.number}"], args=[window.seconds * 1000]
+                )
+            except redis.RedisError as error:
+                self._went_down(error)
+        return self.database.take(window)
 
     def flush(self):
         """Send the views in doubt again, then run a round (see counter.engine.flusher); one that
@@ -130,30 +144,44 @@ class RedisStore(CounterStore):
     def run(self, source, keys, args):
         """Call a script by its SHA. A server that does not know it (it restarted or failed over)
         or has no instance id (it was emptied) is reconciled with the database first."""
+        return self.run_with(source, keys, args, ())[0]
+
+    def run_with(self, source, keys, args, also):
+        """run(), after the commands ``also``, sent in the same write; returns their replies too."""
         script = registered_script(get_redis(), self.texts[source])
-        try:
-            result = script.evalsha(keys, args)
-        except redis.exceptions.NoScriptError:
+        *replies, result = send_together(get_redis(), [*also, script.command(keys, args)])
+        if isinstance(result, redis.exceptions.NoScriptError):
             result = scripts.NO_INSTANCE
+        elif isinstance(result, redis.ResponseError):
+            raise result
         if result == scripts.NO_INSTANCE:
             self._reconcile()
             result = script.evalsha(keys, args)
-        return result
+        return result, replies
 
     def _reconcile(self):
         with self.reconciling:
             flusher.reconcile(get_redis(), self.texts)
 
-    def _count(self, name, sender, number, instance):
-        """Send a view to Redis, to be counted only by ``instance``: returns the number to show, or
-        -2 if Redis is another instance now."""
-        keys = [scripts.count(name), scripts.DIRTY, scripts.sender(sender), scripts.INSTANCE]
-        args = [name, number, instance, scripts.SENDER_SECONDS]
-        shown = self.run(scripts.HIT, keys, args)
-        if shown == -1:  # no base yet: the durable total, unless another process set one first
-            get_redis().hsetnx(scripts.count(name), "base", self.database.get(name))
-            shown = self.run(scripts.HIT, keys, args)
-        return shown
+    def _count(self, names, sender, number, instance, limit=None, also=()):
+        """Send a view to Redis, to be counted only by ``instance``: returns HIT's reply (-2 if Redis
+        is another instance now) and the replies to ``also``."""
+        keys = [scripts.INSTANCE, scripts.DIRTY, scripts.sender(sender)]
+        args = [number, instance, scripts.SENDER_SECONDS]
+        if limit is None:
+            keys.append("")
+            args += [0, 0]
+        else:
+            keys.append(f"{scripts.WINDOWS}{limit.key}:{limit.number}")
+            args += [limit.quota, limit.seconds * 1000]
+        keys += [scripts.count(name) for name in names]
+        args += names
+        reply, replies = self.run_with(scripts.HIT, keys, args, also)
+        if reply == -1:  # no base yet: the durable total, unless another process set one first
+            for name, total in self.database.get_many(names).items():
+                get_redis().hsetnx(scripts.count(name), "base", total)
+            reply = self.run(scripts.HIT, keys, args)
+        return reply, replies
 
     def _learn_instance(self):
         instance = get_redis().hget(scripts.INSTANCE, "id")
@@ -171,29 +199,29 @@ class RedisStore(CounterStore):
         self.local.number += 1
         return self.local.sender, self.local.number
 
-    def _in_doubt(self, name, sender, number, instance):
-        """A view whose call may have counted: the page shows the durable total and the view is
+    def _in_doubt(self, names, sender, number, instance):
+        """A view whose call may have counted: the page shows the durable totals and the view is
         sent again, or taken back if the page could not be served."""
-        doubt = [name, sender, number, instance, time.monotonic()]
+        doubt = [names, sender, number, instance, time.monotonic()]
         try:
-            shown = self.database.get(name)
+            totals = self.database.get_many(names)
         except CounterUnavailable:
             self.uncertain.append([*doubt, scripts.CANCEL])
             raise
         self.uncertain.append([*doubt, scripts.HIT])
-        return shown
+        return [totals[name] for name in names]
 
     def _resend_uncertain(self):
         """Send the views in doubt again (or take them back) to the instance they were sent to: one
         that Redis counted is not counted again, one whose instance is gone went with its data."""
         while self.uncertain:
-            name, sender, number, instance, when, script = self.uncertain[0]
+            names, sender, number, instance, when, script = self.uncertain[0]
             if time.monotonic() - when > UNCERTAIN_KEPT:
                 log.warning("a view in doubt could not be sent again: lost in flight")
             elif script is scripts.CANCEL:
-                keys = [scripts.count(name), scripts.DIRTY, scripts.sender(sender), scripts.INSTANCE]
-                self.run(scripts.CANCEL, keys, [name, number, instance, scripts.SENDER_SECONDS])
-            elif self._count(name, sender, number, instance) == -2:
+                keys = [scripts.INSTANCE, scripts.DIRTY, scripts.sender(sender), *map(scripts.count, names)]
+                self.run(scripts.CANCEL, keys, [number, instance, scripts.SENDER_SECONDS, *names])
+            elif self._count(names, sender, number, instance)[0] == -2:
                 log.warning("a view in doubt was sent to a Redis instance since replaced: lost with its data")
             self.uncertain.popleft()
 

@@ -15,6 +15,10 @@ SENDER_SECONDS = 24 * 3600
 NO_INSTANCE = -3
 
 
+# Windows of limits on requests (see CounterStore.take).
+WINDOWS = "herokuapp:rate-limit:"
+
+
 def count(name):
     return COUNTS + name
 
@@ -23,23 +27,48 @@ def sender(sender_id):
     return f"{PREFIX}sender:{sender_id}"
 
 
-# Count a view from sender KEYS[3] numbered ARGV[2] on instance ARGV[3] (-2 on another), unless
-# that sender's views up to it counted already. Returns the number to show, -1 if the counter has
-# no base here yet, or NO_INSTANCE. A name with views pending is in the dirty set.
+# Count a view from sender KEYS[3] numbered ARGV[1], on instance ARGV[2] (-2 on another), in each
+# counter KEYS[5..] names (their names ARGV[6..]), unless that sender's views up to it counted
+# already. If KEYS[4] is not empty it is a limit's window: the view is first counted there (a new
+# window lives ARGV[5] ms) and, beyond ARGV[4] in it, not counted at all. Returns {the window's
+# count or nil, the number each counter shows} ({count} alone if refused), -1 if a counter has no
+# base here yet, or NO_INSTANCE. A name with views pending is in the dirty set KEYS[2].
 HIT = """
-local id = redis.call('HGET', KEYS[4], 'id')
+local id = redis.call('HGET', KEYS[1], 'id')
 if not id then return -3 end
-if id ~= ARGV[3] then return -2 end
-local c = redis.call('HMGET', KEYS[1], 'base', 'pending', 'inflight')
-if not c[1] then return -1 end
-local pending = tonumber(c[2] or '0')
-local last = redis.call('GET', KEYS[3])
-if not last or tonumber(last) < tonumber(ARGV[2]) then
-  redis.call('SET', KEYS[3], ARGV[2], 'EX', ARGV[4])
-  pending = redis.call('HINCRBY', KEYS[1], 'pending', 1)
-  if pending == 1 then redis.call('SADD', KEYS[2], ARGV[1]) end
+if id ~= ARGV[2] then return -2 end
+local counters = {}
+for i = 5, #KEYS do
+  counters[i] = redis.call('HMGET', KEYS[i], 'base', 'pending', 'inflight')
+  if not counters[i][1] then return -1 end
 end
-return tonumber(c[1]) + pending + tonumber(c[3] or '0')
+local used = false
+if KEYS[4] ~= '' then
+  used = redis.call('INCR', KEYS[4])
+  if used == 1 then redis.call('PEXPIRE', KEYS[4], ARGV[5]) end
+  if used > tonumber(ARGV[4]) then return {used} end
+end
+local last = redis.call('GET', KEYS[3])
+local new = not last or tonumber(last) < tonumber(ARGV[1])
+if new then redis.call('SET', KEYS[3], ARGV[1], 'EX', ARGV[3]) end
+local shown = {used}
+for i = 5, #KEYS do
+  local c = counters[i]
+  local pending = tonumber(c[2] or '0')
+  if new then
+    pending = redis.call('HINCRBY', KEYS[i], 'pending', 1)
+    if pending == 1 then redis.call('SADD', KEYS[2], ARGV[i + 1]) end
+  end
+  shown[i - 3] = tonumber(c[1]) + pending + tonumber(c[3] or '0')
+end
+return shown
+"""
+
+# Count a request in the window KEYS[1], which a new window makes live ARGV[1] ms. Returns the count.
+WINDOW = """
+local count = redis.call('INCR', KEYS[1])
+if count == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+return count
 """
 
 # The number each counter KEYS names shows, in order: nil for one with no base here yet.
@@ -52,16 +81,19 @@ end
 return shown
 """
 
-# Take back view ARGV[2] of sender KEYS[3], whose page was refused: if it counted, one view less
-# is pending; if not, it never will (its sender's number moves past it). On instance ARGV[3] only.
+# Take back view ARGV[1] of sender KEYS[3], whose page was refused, on instance ARGV[2] only: if it
+# counted, one view less is pending in each counter KEYS[4..] names (their names ARGV[4..]); if
+# not, it never will (its sender's number moves past it).
 CANCEL = """
-if redis.call('HGET', KEYS[4], 'id') ~= ARGV[3] then return -2 end
-if tonumber(redis.call('GET', KEYS[3]) or '0') >= tonumber(ARGV[2]) then
-  redis.call('HINCRBY', KEYS[1], 'pending', -1)
-  redis.call('SADD', KEYS[2], ARGV[1])
+if redis.call('HGET', KEYS[1], 'id') ~= ARGV[2] then return -2 end
+if tonumber(redis.call('GET', KEYS[3]) or '0') >= tonumber(ARGV[1]) then
+  for i = 4, #KEYS do
+    redis.call('HINCRBY', KEYS[i], 'pending', -1)
+    redis.call('SADD', KEYS[2], ARGV[i])
+  end
   return 1
 end
-redis.call('SET', KEYS[3], ARGV[2], 'EX', ARGV[4])
+redis.call('SET', KEYS[3], ARGV[1], 'EX', ARGV[3])
 return 0
 """
 

@@ -8,6 +8,7 @@ import pytest
 from django.test import RequestFactory
 
 from counter import named, rate_limits
+from counter.engine import scripts
 from counter.models import NamedCounter, RateLimitWindow
 from herokuapp.redis_client import get_redis
 
@@ -97,7 +98,7 @@ def test_counts_are_shared_by_every_process_through_redis_or_the_database(client
     hit(client)
     hit(client)
     if settings.COUNTER_STORE == "redis":
-        keys = [key.decode() for key in get_redis().scan_iter(match=rate_limits.PREFIX + "api:*")]
+        keys = [key.decode() for key in get_redis().scan_iter(match=scripts.WINDOWS + "api:*")]
         assert len(keys) == 1 and 0 < get_redis().pttl(keys[0]) <= 60_000
         assert get_redis().get(keys[0]) == b"2"
         assert not RateLimitWindow.objects.exists()
@@ -114,7 +115,7 @@ def test_with_the_database_store_limits_are_counted_in_the_database_even_with_re
     decisions = [rate_limits.take(rate_limits.API_REQUESTS, "client") for _ in range(2)]
     assert [decision.allowed for decision in decisions] == [True, False]
     assert RateLimitWindow.objects.get().count == 2
-    assert list(get_redis().scan_iter(match=rate_limits.PREFIX + "*")) == []
+    assert list(get_redis().scan_iter(match=scripts.WINDOWS + "*")) == []
 
 
 def test_the_clients_address_is_stored_only_as_a_keyed_hash(settings):
