@@ -16,7 +16,7 @@ from django.utils.cache import add_never_cache_headers
 from django.views.decorators.csrf import csrf_exempt
 
 from counter import named, rate_limits
-from counter.engine.base import CounterUnavailable
+from counter.engine.base import CounterUnavailable, get_store
 from counter.views import RETRY_AFTER_SECONDS
 
 OPENAPI = Path(__file__).with_name("openapi.json")
@@ -105,8 +105,8 @@ def endpoint(*methods, limited=True):
                     response = ApiError(405, "method_not_allowed", f"use {' or '.join(methods)}", {"Allow": allowed}).response()
                 else:
                     response = call(view, request, *args, **kwargs)
-                for name, value in (decision.headers() if decision else {}).items():
-                    response.headers.setdefault(name, value)
+                if decision:
+                    limited_by(decision, response)
             return for_any_origin(response)
 
         return csrf_exempt(wrapper)
@@ -123,6 +123,13 @@ def call(view, request, *args, **kwargs):
         return error.response()
     except tuple(ERRORS) as error:
         return next(make(error) for kind, make in ERRORS.items() if isinstance(error, kind)).response()
+
+
+def limited_by(decision, response):
+    """Give ``response`` the fields of the rate limit its request counted against."""
+    for name, value in decision.headers().items():
+        response.headers.setdefault(name, value)
+    return response
 
 
 def rate_limited(decision):
@@ -205,14 +212,30 @@ def detail(request, namespace, key):
     return counter(namespace, key, named.get(name), today=named.today(name))
 
 
-@endpoint("GET", "POST")
+# The view counts its request against the API's limit itself: with the view, in one round trip.
+@endpoint("GET", "POST", limited=False)
 def hit(request, namespace, key):
     """Count one view and return the new value; the counter is created by its first hit. HEAD
     counts nothing and creates nothing: it answers as GET would, with the value as it stands."""
     name = named.counter_name(namespace, key)
-    if request.method == "HEAD":
-        return counter(namespace, key, named.get(name))
-    return counter(namespace, key, named.hit(name, request, before_creating=lambda: may_create(request)))
+    window = rate_limits.window(rate_limits.API_REQUESTS, rate_limits.client_of(request))
+    counting = request.method != "HEAD"
+    used = None if counting else get_store().take(window)
+    try:
+        if counting:
+            counted = named.hit(name, request, before_creating=lambda: may_create(request), limit=window)
+            used, value = counted.used, counted.value
+        else:
+            value = named.get(name) if used is None or used <= window.quota else None
+        error = None
+    except (CounterUnavailable, DatabaseError):
+        if counting:  # the view's round trip, which would have counted the request, never ran
+            used = get_store().take(window)
+        error = unavailable()
+    decision = rate_limits.decision(rate_limits.API_REQUESTS, window, used)
+    if not decision.allowed:
+        error = rate_limited(decision)
+    return limited_by(decision, error.response() if error else counter(namespace, key, value))
 
 
 @endpoint("POST")

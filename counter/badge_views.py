@@ -15,12 +15,15 @@ import dataclasses
 from django.http import HttpResponse, JsonResponse
 from django.views.decorators.http import require_safe
 
-from counter import badges, named, rate_limits
+from counter import badges, history, named, rate_limits
 from counter.api import CORS_HEADERS
 
 ACTIONS = ("hit", "get")
 # What the badge shows: all views, or today's unique visitors.
 METRICS = ("views", "visitors")
+# How views are shown: the total, or today's beside it.
+VIEWS = ("total", "today-total")
+TREND_DAYS = range(7, 91)
 
 
 class BadgeError(Exception):
@@ -36,14 +39,14 @@ def badge(request, namespace, key, format):
     """The counter's badge as SVG or shields.io JSON, counting a view unless told not to."""
     try:
         options = options_of(request)
-        value = count(request, named.counter_name(namespace, key), format)
+        message = count(request, named.counter_name(namespace, key), format)
     except badges.InvalidOption as error:
         return error_badge(request, format, 400, str(error) if format == "json" else f"invalid {error.parameter}")
     except named.InvalidName as error:
         return error_badge(request, format, 400, str(error) if format == "json" else "invalid name")
     except BadgeError as error:
         return error_badge(request, format, error.status, error.message, error.headers)
-    return badge_response(format, options, badges.abbreviate(value), 200)
+    return badge_response(format, options, message, 200)
 
 
 def error_badge(request, format, status, message, headers=None):
@@ -83,20 +86,62 @@ def may_create(request):
         raise BadgeError(429, "rate limited", refusal.headers())
 
 
+def choice(request, parameter, choices, default):
+    """The query's value of ``parameter``, one of ``choices``."""
+    value = request.GET.get(parameter, default)
+    if value not in choices:
+        raise badges.InvalidOption(parameter, f"must be one of {', '.join(choices)}")
+    return value
+
+
 def count(request, name, format):
-    """The value to show, after counting a view (the default for SVG on GET) or not: the counter's
-    views, or with ``metric=visitors`` today's unique visitors."""
-    action = request.GET.get("action", "hit" if format == "svg" else "get")
-    if action not in ACTIONS:
-        raise badges.InvalidOption("action", f"must be one of {', '.join(ACTIONS)}")
-    metric = request.GET.get("metric", "views")
-    if metric not in METRICS:
-        raise badges.InvalidOption("metric", f"must be one of {', '.join(METRICS)}")
+    """The message to show, after counting a view (the default for SVG on GET) or not: the counter's
+    views (with ``view=today-total``, today's beside them), or with ``metric=visitors`` today's
+    unique visitors."""
+    action = choice(request, "action", ACTIONS, "hit" if format == "svg" else "get")
+    metric = choice(request, "metric", METRICS, "views")
+    view = choice(request, "view", VIEWS, "total")
+    if metric == "visitors" and view != "total":
+        raise badges.InvalidOption("view", "today-total shows views; it does not go with metric=visitors")
     try:
         if action == "hit" and request.method == "GET":
-            value = named.hit(name, request, before_creating=lambda: may_create(request))
+            counted = named.hit(name, request, before_creating=lambda: may_create(request))
+            total, today = counted.value, counted.today
         else:
-            value = named.get(name)
-        return named.today(name)["visitors"] if metric == "visitors" else value
+            total, today = named.get(name), None
+        if metric == "visitors":
+            return badges.abbreviate(named.today(name)["visitors"])
+        if view == "today-total":
+            today = named.today(name)["views"] if today is None else today
+            return f"{badges.abbreviate(today)} / {badges.abbreviate(total)}"
+        return badges.abbreviate(total)
     except named.UnknownCounter:
         raise BadgeError(404, "not found") from None
+
+
+@require_safe
+def trend(request, namespace, key):
+    """The counter's views per day over the last ``days`` (7 to 90, 30 by default) as a sparkline
+    badge, read without counting unless ``action=hit``."""
+    try:
+        options = options_of(request)
+        name = named.counter_name(namespace, key)
+        days = request.GET.get("days", "30")
+        if not days.isdigit() or int(days) not in TREND_DAYS:
+            raise badges.InvalidOption("days", f"must be a whole number from {TREND_DAYS.start} to {TREND_DAYS.stop - 1}")
+        if choice(request, "action", ACTIONS, "get") == "hit" and request.method == "GET":
+            named.hit(name, request, before_creating=lambda: may_create(request))
+        row = named.existing(name)
+    except badges.InvalidOption as error:
+        return error_badge(request, "svg", 400, f"invalid {error.parameter}")
+    except named.InvalidName:
+        return error_badge(request, "svg", 400, "invalid name")
+    except named.UnknownCounter:
+        return error_badge(request, "svg", 404, "not found")
+    except BadgeError as error:
+        return error_badge(request, "svg", error.status, error.message, error.headers)
+    views = [count for _, count in history.views_per_day(row.series, int(days))]
+    response = HttpResponse(badges.render_trend_svg(options.label, views, options), content_type=badges.SVG_CONTENT_TYPE)
+    for header, value in {**badges.CACHE_HEADERS, **CORS_HEADERS}.items():
+        response[header] = value
+    return response

@@ -27,10 +27,12 @@ def day_name(series, day):
 
 
 def record_view(series, day):
+    """Count a view on ``day``; returns the day's views, or None if it could not be counted."""
     try:
-        get_store().hit(day_name(series, day))
+        return get_store().hit(day_name(series, day))
     except CounterUnavailable as error:
         log.warning("a view was counted but its day was not: %s", error)
+        return None
 
 
 def last_days(days=DAYS_SHOWN):

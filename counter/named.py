@@ -6,27 +6,43 @@ count less an offset, which is how a counter starts from a given value and how i
 without touching the counting itself. A counter created explicitly has an admin token; only a
 hash of it is stored.
 
-Every request reads the counter's row, so that a create, reset or delete is seen by every process
-and dyno as soon as it has answered: no process keeps an old offset or a deleted counter. With the
-database away, named counters answer 503 (the home page, which has no row, keeps counting).
+A create, reset or delete is seen by every process and dyno as soon as it has answered. With the
+database store, every request reads the counter's row. With Redis, a view is one round trip: each
+process keeps a copy of the rows it serves, and Redis keeps a stamp of each row's current settings
+(its series and offset), read in the view's round trip. A view counts with the copy's series; if the
+stamp differs, the process reads the row, shows its number and counts the day again if the series
+changed. A writer sets the stamp once its change is committed; a process that finds none reads the
+row and sets it unless one was set meanwhile. A stamp lives STAMP_SECONDS, which bounds how long a
+stamp Redis lost and got back (a failover, an older snapshot, a writer's failed call) can leave a
+process showing an old offset; the counting itself never depends on it. With the database away,
+named counters answer 503 unless the stamp vouches for the process's copy.
 """
 
 import functools
 import hashlib
 import hmac
+import logging
 import re
 import secrets
+from dataclasses import dataclass
 
+from django.conf import settings
 from django.db import DatabaseError, IntegrityError, connection, transaction
 
 from counter import history, visitors
 from counter.engine.base import CounterUnavailable, get_store
 from counter.models import NamedCounter
 
+log = logging.getLogger(__name__)
+
 PART = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 # URLs normalise these segments away, so no badge, page or API link could reach such a counter.
 DOT_SEGMENTS = (".", "..")
 MAX_START = 10**15
+STAMPS = "herokuapp:named:"
+STAMP_SECONDS = 60
+DELETED = b"deleted"
+COPIES_KEPT = 10_000
 
 
 class InvalidName(ValueError):
@@ -83,21 +99,88 @@ def find(name):
     return found and NamedCounter.from_db(connection.alias, ROW_FIELDS, found)
 
 
-def hit(name, request=None, before_creating=None):
+@dataclass(frozen=True)
+class Hit:
+    """A view of a named counter: the number it shows (None if ``limit`` refused the view), its views
+    today, and the requests the limit's window holds (None without a limit)."""
+
+    value: int | None
+    today: int | None
+    used: int | None
+
+
+_copies = {}
+
+
+def forget():
+    """Drop this process's copies of rows (each is checked against its stamp before use anyway)."""
+    _copies.clear()
+
+
+def hit(name, request=None, before_creating=None, limit=None):
     """Count a view of ``name``, creating the counter on its first view, and the day's view and
-    visitor (the request's, if given). Returns the value shown. ``before_creating`` is called
-    before a counter is created, and may refuse by raising."""
+    visitor (the request's, if given), in one round trip to Redis. ``before_creating`` is called
+    before a counter is created, and may refuse by raising; ``limit``, a rate limit's window,
+    refuses the view beyond its quota."""
+    stamped = settings.COUNTER_STORE == "redis"
+    row = _copies.get(name) if stamped else None
+    if row is None:
+        row = _row_for_view(name, before_creating)
+    day = history.today()
+    day_name = history.day_name(row.series, day)
+    visitor = visitors.command(day_name, request, day) if request is not None else None
+    also = [("GET", STAMPS + name)] if stamped else []
+    view = get_store().view([name, day_name], limit, [*also, visitor] if visitor else also)
+    if view.shown is None:
+        return Hit(None, None, view.used)
+    total, today = view.shown
+    replies = view.replies or [None, None]
+    visitor_counted = visitor is not None and view.replies is not None and not isinstance(replies[-1], Exception)
+    if stamped and replies[0] != stamp(row):
+        copy, row = row, _row_for_view(name, before_creating, counted=True)
+        if view.replies is not None and replies[0] is None:
+            _set_stamp(row, only_if_none=True)
+        if row.series != copy.series:  # deleted and created again: the day is the new series'
+            day_name = history.day_name(row.series, day)
+            today = history.record_view(row.series, day)
+            visitor_counted = False
+    if request is not None and not visitor_counted:
+        visitors.record(day_name, request, day)
+    if stamped:
+        if len(_copies) >= COPIES_KEPT:
+            _copies.clear()
+        _copies[name] = row
+    return Hit(total - row.offset, today, view.used)
+
+
+def _row_for_view(name, before_creating, counted=False):
+    """The counter's row, created if there is none (``counted``: its first view is counted already)."""
     row = find(name)
     if row is None:
         if before_creating is not None:
             before_creating()
-        row = _create(name, token=None, start=0)
-    day = history.today()
-    value = get_store().hit(name) - row.offset
-    history.record_view(row.series, day)
-    if request is not None:
-        visitors.record(history.day_name(row.series, day), request, day)
-    return value
+        row = _create(name, token=None, start=1 if counted else 0)
+    return row
+
+
+def stamp(row):
+    """What Redis holds while ``row`` is current: its series and offset, the settings a view uses."""
+    return f"{row.series}:{row.offset}".encode()
+
+
+def _set_stamp(row, only_if_none=False, value=None):
+    """Set the stamp of ``row``'s counter in Redis (a writer after its commit; a reader only where
+    there is none). Redis away is logged: the stamp's lifetime bounds what it costs."""
+    if settings.COUNTER_STORE != "redis":
+        return
+    import redis
+
+    from herokuapp.redis_client import get_redis
+
+    try:
+        get_redis().set(STAMPS + row.name, value or stamp(row), ex=STAMP_SECONDS, nx=only_if_none)
+    except redis.RedisError as error:
+        log.warning("could not stamp the counter %s in Redis: %s", row.name, error)
 
 
 def today(name):
@@ -136,15 +219,17 @@ def create(name, start=0, before_creating=None):
 
 
 def reset(name, token, value=0):
-    _authorised(name, token)
-    offset = get_store().get(name) - value
-    NamedCounter.objects.filter(name=name).update(offset=offset)
+    row = _authorised(name, token)
+    row.offset = get_store().get(name) - value
+    NamedCounter.objects.filter(name=name).update(offset=row.offset)
+    _set_stamp(row)
     return value
 
 
 def delete(name, token):
-    _authorised(name, token)
+    row = _authorised(name, token)
     NamedCounter.objects.filter(name=name).delete()
+    _set_stamp(row, value=DELETED)
 
 
 def _authorised(name, token):
@@ -168,7 +253,8 @@ def _create(name, token, start, exists_ok=True):
     except IntegrityError:
         if not exists_ok:
             raise CounterExists(name) from None
-        row = NamedCounter.objects.get(name=name)
+        return NamedCounter.objects.get(name=name)
     except DatabaseError as error:
         raise CounterUnavailable("the database is unreachable") from error
+    _set_stamp(row)
     return row

@@ -103,6 +103,19 @@ def record(name, request, day):
         log.warning("a view was counted but not its visitor: %s", error)
 
 
+def command(name, request, day):
+    """The Redis command that counts the request's visitor among ``name``'s visitors of ``day``, for
+    the counter store to send with the view (see CounterStore.view); None with the database store,
+    or if the day's salt cannot be read (record() then tries again, and logs)."""
+    if settings.COUNTER_STORE != "redis":
+        return None
+    try:
+        visitor = visitor_of(request, day)
+    except DatabaseError:
+        return None
+    return registered_script(get_redis(), ADD).command([key(name), DIRTY], [visitor, name, KEEP_IN_REDIS])
+
+
 def _record_in_redis(name, visitor):
     import redis  # loaded only with the Redis store (see herokuapp.redis_client)
 

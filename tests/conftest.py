@@ -27,11 +27,12 @@ def empty_redis(settings):
     and a counter store and caches (page image, named counters, visitor salts) that have seen
     nothing yet. The test's store is stopped when the test ends, while its database is still the
     test's own: what the store flushes on stopping goes with the test's rows, not into the next's."""
-    from counter import page_image, visitors
+    from counter import named, page_image, visitors
     from counter.engine.base import stop_store
 
     stop_store()
     page_image.forget()
+    named.forget()
     visitors._salts.clear()
     if settings.REDIS_URL:
         client = redis.Redis.from_url(settings.REDIS_URL)

@@ -233,7 +233,8 @@ class RedisLink:
     connection is refused, before any command is sent) until ``restore()``. ``reset_next_hit``
     resets the connection carrying the next view's script call, either before Redis receives it
     or after Redis ran it, in place of its answer: the call fails mid-command. ``commands`` lists
-    the name of every command sent through it, in order.
+    the name of every command sent through it, in order; ``writes`` counts the clients' writes,
+    each of which may hold several commands (one round trip).
     """
 
     def __init__(self, host, port):
@@ -244,6 +245,7 @@ class RedisLink:
         self.pumps = []  # the threads forwarding each connection's bytes
         self.traps = []  # "before" or "after", for the next HIT calls in order
         self.commands = []
+        self.writes = 0
         self.listener = None
         self.restore()
 
@@ -297,6 +299,8 @@ class RedisLink:
         hits = [sha.encode() for sha in script_shas(scripts.HIT)]
         unparsed = b""
         while data := self._recv(pair["client"]):
+            with self.lock:
+                self.writes += 1
             unparsed = self._record(unparsed + data)
             trap = None
             with self.lock:
