@@ -45,7 +45,7 @@ class NamedCounterAdmin(admin.ModelAdmin):
 
     list_display = ["name", "total", "views_today", "visitors_today", "created"]
     search_fields = ["name"]
-    readonly_fields = ["name", "total", "views_today", "visitors_today", "offset", "series", "created"]
+    readonly_fields = ["name", "total", "views_today", "visitors_today", "offset", "series", "created", "first_day"]
     exclude = ["token_hash"]
     list_per_page = 50
 

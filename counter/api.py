@@ -15,7 +15,7 @@ from django.http import HttpResponse, JsonResponse
 from django.utils.cache import add_never_cache_headers
 from django.views.decorators.csrf import csrf_exempt
 
-from counter import named, rate_limits
+from counter import carried_history, export as exports, named, rate_limits
 from counter.engine.base import CounterUnavailable, get_store
 from counter.views import RETRY_AFTER_SECONDS
 
@@ -23,6 +23,9 @@ OPENAPI = Path(__file__).with_name("openapi.json")
 # Every path under this prefix is the API's, known or not.
 PREFIX = "/api/"
 MAX_BODY_BYTES = 1024
+# A creation may carry a history (counter.carried_history): 3,660 days of some 60 bytes each.
+MAX_CREATE_BODY_BYTES = 256 * 1024
+EXPORT_FORMATS = {"json", "csv"}
 CORS_HEADERS = {
     "Access-Control-Allow-Origin": "*",
     "Access-Control-Expose-Headers": "Retry-After, RateLimit, RateLimit-Policy, X-Request-Id",
@@ -71,6 +74,7 @@ ERRORS = {
         401, "token_required", "send the counter's admin token as 'Authorization: Bearer <token>'",
         {"WWW-Authenticate": 'Bearer realm="counters"'}),
     named.WrongToken: lambda error: ApiError(403, "wrong_token", f"that token is not the admin token of {error}"),
+    carried_history.InvalidHistory: lambda error: ApiError(400, "invalid_history", str(error)),
     CounterUnavailable: lambda error: unavailable(),
     DatabaseError: lambda error: unavailable(),
 }
@@ -80,11 +84,11 @@ def unavailable():
     return ApiError(503, "unavailable", "counting is unavailable for a moment; try again", {"Retry-After": str(RETRY_AFTER_SECONDS)})
 
 
-def endpoint(*methods, limited=True):
+def endpoint(*methods, limited=True, max_body=MAX_BODY_BYTES):
     """Make a view an API endpoint: JSON errors, CORS (with preflight), no caching, no CSRF (the
-    API takes no cookies), a small bound on request bodies, and the per-client rate limit unless
-    ``limited`` is False. An endpoint that takes GET takes HEAD too; the view answers HEAD as GET,
-    and the server leaves out the body."""
+    API takes no cookies), a bound on request bodies (``max_body`` bytes), and the per-client rate
+    limit unless ``limited`` is False. An endpoint that takes GET takes HEAD too; the view answers
+    HEAD as GET, and the server leaves out the body."""
     if "GET" in methods:
         methods = (*methods, "HEAD")
     allowed = ", ".join([*methods, "OPTIONS"])
@@ -104,7 +108,7 @@ def endpoint(*methods, limited=True):
                 elif request.method not in methods:
                     response = ApiError(405, "method_not_allowed", f"use {' or '.join(methods)}", {"Allow": allowed}).response()
                 else:
-                    response = call(view, request, *args, **kwargs)
+                    response = call(view, max_body, request, *args, **kwargs)
                 if decision:
                     limited_by(decision, response)
             return for_any_origin(response)
@@ -114,10 +118,10 @@ def endpoint(*methods, limited=True):
     return decorate
 
 
-def call(view, request, *args, **kwargs):
+def call(view, max_body, request, *args, **kwargs):
     try:
-        if declared_length(request) > MAX_BODY_BYTES or len(request.body) > MAX_BODY_BYTES:
-            raise ApiError(413, "body_too_large", f"request bodies are limited to {MAX_BODY_BYTES} bytes")
+        if declared_length(request) > max_body or len(request.body) > max_body:
+            raise ApiError(413, "body_too_large", f"request bodies are limited to {max_body} bytes here")
         return view(request, *args, **kwargs)
     except ApiError as error:
         return error.response()
@@ -188,14 +192,16 @@ def counter(namespace, key, value, status=200, **extra):
     return JsonResponse({"namespace": namespace, "key": key, "value": value, **extra}, status=status)
 
 
-@endpoint("POST")
+@endpoint("POST", max_body=MAX_CREATE_BODY_BYTES)
 def create(request):
-    """Create a counter, optionally from a starting value; the admin token is in this answer only."""
+    """Create a counter, optionally from a starting value and a history carried over from another
+    service; the admin token is in this answer only."""
     data = body(request)
     namespace, key = data.get("namespace"), data.get("key")
     name = named.counter_name(namespace, key)
     value = integer(data, "value")
-    token = named.create(name, start=value, before_creating=lambda: may_create(request))
+    days = carried_history.parse(data.get("history"), value)
+    token = named.create(name, start=value, days=days, before_creating=lambda: may_create(request))
     response = counter(namespace, key, value, status=201, token=token)
     response["Location"] = f"/api/v1/counters/{name}"
     return response
@@ -236,6 +242,17 @@ def hit(request, namespace, key):
     if not decision.allowed:
         error = rate_limited(decision)
     return limited_by(decision, error.response() if error else counter(namespace, key, value))
+
+
+@endpoint("GET")
+def export(request, namespace, key):
+    """A counter's value and every day of its history, as JSON or, with ``?format=csv``, CSV."""
+    name = named.counter_name(namespace, key)
+    output = request.GET.get("format", "json")
+    if output not in EXPORT_FORMATS:
+        raise ApiError(400, "invalid_format", "'format' must be json or csv")
+    exported = exports.export(name)
+    return exports.csv_response(exported) if output == "csv" else JsonResponse(exported)
 
 
 @endpoint("POST")

@@ -26,6 +26,10 @@ def day_name(series, day):
     return f"{series}@{day.isoformat()}"
 
 
+def bots_name(series, day):
+    return day_name(series, day) + ":bots"
+
+
 def record_view(series, day):
     """Count a view on ``day``; returns the day's views, or None if it could not be counted."""
     try:
@@ -39,6 +43,12 @@ def last_days(days=DAYS_SHOWN):
     """The last ``days`` days, oldest first, today included."""
     last = today()
     return [last - datetime.timedelta(days=back) for back in range(days - 1, -1, -1)]
+
+
+def days_since(first):
+    """Every day from ``first`` to today, oldest first; today alone if ``first`` is later."""
+    last = today()
+    return [first + datetime.timedelta(days=n) for n in range((last - first).days + 1)] or [last]
 
 
 def views_per_day(series, days=DAYS_SHOWN):

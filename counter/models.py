@@ -77,6 +77,10 @@ class NamedCounter(models.Model):
     # deleted starts a history of its own.
     series = models.CharField(max_length=32, default=new_series, editable=False)
     created = models.DateTimeField(db_default=Now())
+    # The first day of its history (UTC): the day it was created, or the first day of a history it
+    # was created with (counter.carried_history). Empty on rows older than this field: their
+    # history starts on the day of ``created``.
+    first_day = models.DateField(null=True, blank=True)
 
     class Meta:
         ordering = ["name"]

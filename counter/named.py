@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, connection, transaction
 
-from counter import history, visitors
+from counter import carried_history, history, visitors
 from counter.engine.base import CounterUnavailable, get_store
 from counter.models import NamedCounter
 
@@ -206,15 +206,16 @@ def existing(name):
     return row
 
 
-def create(name, start=0, before_creating=None):
-    """Create ``name`` starting at ``start``; returns the admin token, shown only this once.
+def create(name, start=0, before_creating=None, days=()):
+    """Create ``name`` starting at ``start``, with ``days`` of history carried over from another
+    service (carried_history.parse) written with its row; returns the admin token, shown only this once.
     ``before_creating`` is called once the name is known to be free, and may refuse by raising."""
     if find(name) is not None:
         raise CounterExists(name)
     if before_creating is not None:
         before_creating()
     token = secrets.token_urlsafe(32)
-    _create(name, token=token, start=start, exists_ok=False)
+    _create(name, token=token, start=start, exists_ok=False, days=days)
     return token
 
 
@@ -243,12 +244,14 @@ def _authorised(name, token):
     return row
 
 
-def _create(name, token, start, exists_ok=True):
+def _create(name, token, start, exists_ok=True, days=()):
     # Views a deleted counter of the same name left behind do not count for the new one.
     offset = get_store().get(name) - start
-    row = NamedCounter(name=name, offset=offset, token_hash=token_hash(token) if token else "")
+    row = NamedCounter(name=name, offset=offset, token_hash=token_hash(token) if token else "",
+                       first_day=carried_history.first_day(days))
     try:
         with transaction.atomic():
+            carried_history.write(row.series, days)
             row.save(force_insert=True)
     except IntegrityError:
         if not exists_ok:

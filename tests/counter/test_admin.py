@@ -54,6 +54,7 @@ def test_the_admin_cannot_add_a_counter_without_its_token(owner):
     assert change.status_code == 200
     assert "blog.example/home" in change.content.decode()
     assert "token_hash" not in change.content.decode()
+    assert 'name="first_day"' not in change.content.decode(), "where its history starts is shown, not edited"
 
 
 COUNTS_URL = "/admin/counter/counter/"

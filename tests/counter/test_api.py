@@ -132,10 +132,15 @@ def test_a_create_request_that_is_not_valid_is_a_400_saying_why(client, body, co
     assert not NamedCounter.objects.exists()
 
 
-def test_a_request_body_over_1_kib_is_refused_with_a_413(client):
-    body = {"namespace": "ns", "key": "k", "padding": "x" * 1100}
-    assert error_of(post(client, BASE, body), 413)["code"] == "body_too_large"
+def test_a_request_body_over_1_kib_is_refused_with_a_413_but_a_creation_may_carry_up_to_256_kib(client):
+    """A creation may carry a history of up to 3,660 days (test_carried_history.py)."""
+    over_1_kib = {"namespace": "ns", "key": "k", "padding": "x" * 1100}
+    for path in (f"{BASE}/ns/k/hit", f"{BASE}/ns/k/reset"):
+        assert error_of(post(client, path, over_1_kib), 413)["code"] == "body_too_large"
+    over_256_kib = {**over_1_kib, "padding": "x" * 256 * 1024}
+    assert error_of(post(client, BASE, over_256_kib), 413)["message"] == "request bodies are limited to 262144 bytes here"
     assert not NamedCounter.objects.exists()
+    assert create(client, "ns", "k", padding=over_1_kib["padding"])["value"] == 0
 
 
 # -- reset and delete -------------------------------------------------------------------------------

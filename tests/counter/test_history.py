@@ -108,3 +108,9 @@ def test_a_year_of_days_costs_the_same_queries_and_redis_round_trips_as_one_day(
     assert {days: result[:2] for days, result in views.items()} == dict.fromkeys((1, 30, 366), (1, 1) if backend == "redis" else (1, 0))
     assert {days: result[:2] for days, result in visitors.items()} == dict.fromkeys((1, 30, 366), (1, 1) if backend == "redis" else (2, 0))
     assert views[366][2][-2:] == [(days_ago(1), 3), (DAY, 0)] and len(views[366][2]) == 366
+
+
+def test_the_days_since_a_day_run_to_today_and_since_a_day_to_come_are_today_alone(clock):
+    assert history.days_since(days_ago(2)) == [days_ago(2), days_ago(1), DAY]
+    assert history.days_since(DAY) == [DAY]
+    assert history.days_since(DAY + datetime.timedelta(days=1)) == [DAY], "a clock a little ahead of this one's"
