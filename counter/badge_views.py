@@ -3,11 +3,13 @@
 An SVG badge counts a view each time it is fetched (GitHub's image proxy fetches it on each view
 of the README, as its cache headers ask); ``action=get`` shows the count without counting, and
 ``metric=visitors`` today's unique visitors instead of all views. The JSON variant only reads,
-since shields.io caches what it fetches. Errors are badges too, with the status that says what
-went wrong, so that a broken badge still explains itself: a bad option is named, and a 429 or 503
-says when to try again, in the same headers as the API's (a 503 comes from counter.unavailable,
-as for every page). An error is no more cacheable than a count, so a badge shows the count again
-as soon as there is one.
+since shields.io caches what it fetches. Errors are badges too, so that a broken badge still
+explains itself: a bad option is named with the reason, a refusal or an outage says so and when
+to try again, in the same headers as the API's (an outage comes from counter.unavailable, as for
+every page). An error badge answers 200: GitHub's image proxy shows nothing but a broken image
+for any other status, and shields.io's endpoint badge replaces the JSON of any other status with
+its own "invalid" or "inaccessible"; the JSON says ``isError`` instead. An error is no more
+cacheable than a count, so a badge shows the count again as soon as there is one.
 """
 
 import dataclasses
@@ -26,37 +28,51 @@ VIEWS = ("total", "today-total")
 TREND_DAYS = range(7, 91)
 
 
-class BadgeError(Exception):
-    """What a badge shows instead of a count, with its status and the headers that go with it."""
+# What an SVG badge says of a namespace or key it cannot take.
+NAME_REASON = "must be 1-64 of A-Za-z0-9_.-"
 
-    def __init__(self, status, message, headers=None):
+
+class BadgeError(Exception):
+    """What a badge shows instead of a count, and the headers that go with it."""
+
+    def __init__(self, message, headers=None):
         super().__init__(message)
-        self.status, self.message, self.headers = status, message, headers or {}
+        self.message, self.headers = message, headers or {}
+
+
+def answer(request, format, draw):
+    """The badge ``draw(options)`` makes from the options the query asks for, or the error badge of
+    what went wrong on the way."""
+    try:
+        return draw(options_of(request))
+    except badges.InvalidOption as error:
+        return error_badge(request, format, str(error), label=error.parameter, reason=error.reason)
+    except named.InvalidName as error:
+        return error_badge(request, format, str(error), label="name", reason=NAME_REASON)
+    except BadgeError as error:
+        return error_badge(request, format, error.message, error.headers)
 
 
 @require_safe
 def badge(request, namespace, key, format):
     """The counter's badge as SVG or shields.io JSON, counting a view unless told not to."""
-    try:
-        options = options_of(request)
-        message = count(request, named.counter_name(namespace, key), format)
-    except badges.InvalidOption as error:
-        return error_badge(request, format, 400, str(error) if format == "json" else f"invalid {error.parameter}")
-    except named.InvalidName as error:
-        return error_badge(request, format, 400, str(error) if format == "json" else "invalid name")
-    except BadgeError as error:
-        return error_badge(request, format, error.status, error.message, error.headers)
-    return badge_response(format, options, message, 200)
+    return answer(request, format, lambda options: badge_response(
+        format, options, count(request, named.counter_name(namespace, key), format)))
 
 
-def error_badge(request, format, status, message, headers=None):
-    """A grey badge that says what went wrong in place of the count, in the look the query asks
-    for if it can (the defaults if not), with ``headers`` added to the badge's own."""
+def error_badge(request, format, message, headers=None, label=None, reason=None):
+    """A grey badge that says what went wrong in place of the count, answered 200 so that it shows
+    (see above), in the look the query asks for if it can (the defaults if not), with ``headers``
+    added to the badge's own. An SVG badge may say it shorter: ``label`` for the label, such as
+    the parameter at fault, and ``reason`` for the message; the JSON keeps the whole message."""
     try:
         options = options_of(request)
     except badges.InvalidOption:
         options = badges.BadgeOptions()
-    response = badge_response(format, dataclasses.replace(options, color="lightgrey"), message, status)
+    options = dataclasses.replace(options, color="lightgrey")
+    if format == "svg" and label is not None:
+        options = dataclasses.replace(options, label=label)
+    response = badge_response(format, options, reason if format == "svg" and reason else message, is_error=True)
     for header, value in (headers or {}).items():
         response[header] = value
     return response
@@ -70,11 +86,18 @@ def options_of(request):
     return options
 
 
-def badge_response(format, options, message, status):
+def badge_response(format, options, message, is_error=False):
     if format == "json":
-        response = JsonResponse(badges.shields_endpoint(options.label, message, options), status=status)
-    else:
-        response = HttpResponse(badges.render_svg(options.label, message, options), content_type=badges.SVG_CONTENT_TYPE, status=status)
+        return uncached(JsonResponse(badges.shields_endpoint(options.label, message, options, is_error=is_error)))
+    return svg_response(badges.render_svg(options.label, message, options))
+
+
+def svg_response(svg):
+    return uncached(HttpResponse(svg, content_type=badges.SVG_CONTENT_TYPE))
+
+
+def uncached(response):
+    """A badge's response, readable from any page and never kept by a cache (see badges.CACHE_HEADERS)."""
     for header, value in {**badges.CACHE_HEADERS, **CORS_HEADERS}.items():
         response[header] = value
     return response
@@ -83,7 +106,7 @@ def badge_response(format, options, message, status):
 def may_create(request):
     """Refuse a new counter beyond the client's hourly allowance."""
     if refusal := rate_limits.refuses_new_counter(request):
-        raise BadgeError(429, "rate limited", refusal.headers())
+        raise BadgeError("rate limited", refusal.headers())
 
 
 def choice(request, parameter, choices, default):
@@ -116,32 +139,26 @@ def count(request, name, format):
             return f"{badges.abbreviate(today)} / {badges.abbreviate(total)}"
         return badges.abbreviate(total)
     except named.UnknownCounter:
-        raise BadgeError(404, "not found") from None
+        raise BadgeError("not found") from None
 
 
 @require_safe
 def trend(request, namespace, key):
     """The counter's views per day over the last ``days`` (7 to 90, 30 by default) as a sparkline
     badge, read without counting unless ``action=hit``."""
-    try:
-        options = options_of(request)
+
+    def draw(options):
         name = named.counter_name(namespace, key)
         days = request.GET.get("days", "30")
         if not days.isdigit() or int(days) not in TREND_DAYS:
             raise badges.InvalidOption("days", f"must be a whole number from {TREND_DAYS.start} to {TREND_DAYS.stop - 1}")
         if choice(request, "action", ACTIONS, "get") == "hit" and request.method == "GET":
             named.hit(name, request, before_creating=lambda: may_create(request))
-        row = named.existing(name)
-    except badges.InvalidOption as error:
-        return error_badge(request, "svg", 400, f"invalid {error.parameter}")
-    except named.InvalidName:
-        return error_badge(request, "svg", 400, "invalid name")
-    except named.UnknownCounter:
-        return error_badge(request, "svg", 404, "not found")
-    except BadgeError as error:
-        return error_badge(request, "svg", error.status, error.message, error.headers)
-    views = [count for _, count in history.views_per_day(row.series, int(days))]
-    response = HttpResponse(badges.render_trend_svg(options.label, views, options), content_type=badges.SVG_CONTENT_TYPE)
-    for header, value in {**badges.CACHE_HEADERS, **CORS_HEADERS}.items():
-        response[header] = value
-    return response
+        try:
+            row = named.existing(name)
+        except named.UnknownCounter:
+            raise BadgeError("not found") from None
+        views = [views for _, views in history.views_per_day(row.series, int(days))]
+        return svg_response(badges.render_trend_svg(options.label, views, options))
+
+    return answer(request, "svg", draw)

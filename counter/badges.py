@@ -2,46 +2,41 @@
 
 Everything here is a pure function of its arguments, so the views only count, call these and send
 the result. Each style copies the layout, palette and text measurement of shields.io's
-badge-maker, so a counter's badge sits beside shields.io's badges in a README and looks like one
-of them. A badge loads no font, script or other file, so it shows through GitHub's image proxy
-and under a strict Content-Security-Policy.
+badge-maker (counter.badge_layout), so a counter's badge sits beside shields.io's badges in a
+README and looks like one of them. A badge loads no font, script or other file (a logo is a
+data: URI inside it), so it shows through GitHub's image proxy and under a strict
+Content-Security-Policy.
 """
 
 import html
 import operator
-import unicodedata
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from counter.badge_widths import VERDANA_10, VERDANA_11, VERDANA_BOLD_10
+from counter import badge_layout, badge_logos, colors
+from counter.badge_layout import STYLES, Layout
 from counter.text import first_hidden, without_hidden
 
-STYLES = ("flat", "flat-square", "plastic", "for-the-badge", "pixel")
 MAX_LABEL_LENGTH = 64
 
-# shields.io's named colours, as badge-maker 6 draws them, and the other names it accepts.
-NAMED_COLORS = {
-    "brightgreen": "#4b0",
-    "green": "#67ac09",
-    "yellowgreen": "#95991a",
-    "yellow": "#d8b800",
-    "orange": "#ea7233",
-    "red": "#dd4343",
-    "blue": "#007ec6",
-    "grey": "#555",
-    "lightgrey": "#939393",
+
+@dataclass(frozen=True)
+class Theme:
+    """The colours a badge takes where the query sets none."""
+
+    color: str
+    label_color: str
+
+
+# "light" is shields.io's look. "dark" is for pages on a dark background such as GitHub's dark
+# theme (#0d1117): shields.io's #555 label is only 2.5:1 against it and fades into the page, so
+# the label is GitHub's own muted grey #6e7681 and the message its accent blue #1f6feb. Each is
+# at least 4:1 against #0d1117 (WCAG asks 3:1 of a graphic's parts) and carries white text at
+# 4.5:1 or more (WCAG AA for text), and badge-maker's brightness rule still picks white text.
+THEMES = {
+    "light": Theme(color="blue", label_color="#555"),
+    "dark": Theme(color="#1f6feb", label_color="#6e7681"),
 }
-COLOR_ALIASES = {
-    "gray": "grey",
-    "lightgray": "lightgrey",
-    "success": "brightgreen",
-    "important": "orange",
-    "critical": "red",
-    "informational": "blue",
-    "inactive": "lightgrey",
-}
-COLOR_NAMES = ", ".join([*NAMED_COLORS, *COLOR_ALIASES])
-HEX_DIGITS = frozenset("0123456789abcdef")
 
 SVG_CONTENT_TYPE = "image/svg+xml; charset=utf-8"
 # GitHub shows a README's images through its camo proxy, which keeps a copy for as long as the
@@ -56,13 +51,12 @@ CACHE_HEADERS = {
 }
 
 FONT_FAMILY = "Verdana,Geneva,DejaVu Sans,sans-serif"
-HORIZONTAL_PADDING = 5
-# for-the-badge's margin on each side of a text, and the spacing it adds after each letter.
-WIDE_TEXT_MARGIN = 12
-WIDE_LETTER_SPACING = 1.25
-WIDE_HEIGHT = 28
+SOCIAL_FONT_FAMILY = "Helvetica Neue,Helvetica,Arial,sans-serif"
 # Above this brightness (0 to 1) a background gets dark text instead of white, as on shields.io.
 DARK_TEXT_ABOVE = 0.69
+# A trend badge's sparkline: its width, and how many days it may show.
+SPARKLINE_WIDTH = 60
+TREND_DAYS = range(7, 91)
 # Metric-like suffixes for thousand, million, billion, trillion and quadrillion.
 UNITS = ((10**3, "K"), (10**6, "M"), (10**9, "B"), (10**12, "T"), (10**15, "Q"))
 
@@ -97,40 +91,90 @@ def _divide_rounding_half_up(numerator, denominator):
 
 
 class InvalidOption(ValueError):
-    """A query parameter's value that a badge cannot take; the message starts with the parameter's name."""
+    """A query parameter's value that a badge cannot take. The message starts with the parameter's
+    name and says everything; ``reason`` says why in a few words, short enough for a badge."""
 
-    def __init__(self, parameter, problem):
+    def __init__(self, parameter, problem, reason=None):
         super().__init__(f"{parameter} {problem}")
         self.parameter = parameter
+        self.reason = reason or problem
 
 
 @dataclass(frozen=True)
 class BadgeOptions:
     """How a badge looks, checked when made: an invalid value raises InvalidOption naming its query
-    parameter. Colours are kept normalised: a shields.io colour name, or "#" and hex digits."""
+    parameter. Colours are kept in counter.colors's canonical form and a logo as its Simple Icons
+    slug; None is "not set", for the theme or badge-maker to decide."""
 
     style: str = "flat"
     label: str = "views"
-    color: str = "blue"
-    label_color: str = "555"
+    color: str | None = None
+    label_color: str | None = None
+    logo: str | None = None
+    logo_color: str | None = None
+    logo_size: str | None = None
+    theme: str = "light"
 
     def __post_init__(self):
-        if self.style not in STYLES:
-            raise InvalidOption("style", f"must be one of {', '.join(STYLES)}; got {_shown(self.style)}")
+        _check_choice("style", self.style, STYLES)
         if len(self.label) > MAX_LABEL_LENGTH:
-            raise InvalidOption("label", f"must be at most {MAX_LABEL_LENGTH} characters long")
+            raise InvalidOption(
+                "label", f"must be at most {MAX_LABEL_LENGTH} characters long", f"over {MAX_LABEL_LENGTH} characters"
+            )
         if hidden := first_hidden(self.label):
-            raise InvalidOption("label", f"must be visible text, without invisible or control characters; it has {hidden}")
-        object.__setattr__(self, "color", _normalize_color("color", self.color))
-        object.__setattr__(self, "label_color", _normalize_color("labelColor", self.label_color))
+            raise InvalidOption(
+                "label",
+                f"must be visible text, without invisible or control characters; it has {hidden}",
+                f"hidden character {hidden.split()[0]}",
+            )
+        _check_choice("theme", self.theme, tuple(THEMES))
+        for field, parameter in (("color", "color"), ("label_color", "labelColor"), ("logo_color", "logoColor")):
+            if (value := getattr(self, field)) is not None:
+                object.__setattr__(self, field, _normalize_color(parameter, value))
+        if self.logo is not None:
+            try:
+                object.__setattr__(self, "logo", badge_logos.icon(self.logo).slug)
+            except badge_logos.UnknownLogo:
+                raise InvalidOption(
+                    "logo",
+                    f"must be the slug of a Simple Icons icon (see simpleicons.org); got {_shown(self.logo)}",
+                    f"unknown logo {_shown(self.logo, 20)}",
+                ) from None
+        if self.logo_size is not None:
+            _check_choice("logoSize", self.logo_size, badge_logos.LOGO_SIZES)
+
+    @property
+    def color_or_default(self) -> str:
+        return self.color or THEMES[self.theme].color
+
+    @property
+    def label_color_or_default(self) -> str:
+        return self.label_color or THEMES[self.theme].label_color
+
+
+def _check_choice(parameter, value, choices):
+    if value not in choices:
+        noun = parameter.removeprefix("logo").lower()
+        raise InvalidOption(
+            parameter, f"must be one of {', '.join(choices)}; got {_shown(value)}", f"unknown {noun} {_shown(value, 20)}"
+        )
 
 
 # Query parameters, by the BadgeOptions field each sets.
-PARAMETERS = {"style": "style", "label": "label", "color": "color", "label_color": "labelColor"}
+PARAMETERS = {
+    "style": "style",
+    "label": "label",
+    "color": "color",
+    "label_color": "labelColor",
+    "logo": "logo",
+    "logo_color": "logoColor",
+    "logo_size": "logoSize",
+    "theme": "theme",
+}
 
 
 def parse_options(query: Mapping[str, str]) -> BadgeOptions:
-    """Badge options from a query string's parameters (style, label, color, labelColor).
+    """Badge options from a query string's parameters (those of PARAMETERS).
 
     Absent parameters take their defaults and unknown ones are ignored; an invalid value raises
     InvalidOption with a message that names the parameter, fit to show whoever wrote the URL.
@@ -140,141 +184,159 @@ def parse_options(query: Mapping[str, str]) -> BadgeOptions:
 
 
 def _normalize_color(parameter, value):
-    lowered = value.lower()
-    if lowered in NAMED_COLORS:
-        return lowered
-    if lowered in COLOR_ALIASES:
-        return COLOR_ALIASES[lowered]
-    digits = lowered.removeprefix("#")
-    if len(digits) in (3, 6) and set(digits) <= HEX_DIGITS:
-        return "#" + digits
-    raise InvalidOption(
-        parameter,
-        f"must be a shields.io colour name ({COLOR_NAMES}) or a hex colour of 3 or 6 digits, with or without #; got {_shown(value)}",
-    )
+    try:
+        return colors.normalize(value)
+    except colors.InvalidColor as error:
+        raise InvalidOption(
+            parameter,
+            f"must be a shields.io or CSS colour name, a hex colour, or rgb(), rgba(), hsl() or hsla(): {error}",
+            str(error),
+        ) from None
 
 
-def _shown(value):
+def _shown(value, limit=32):
     """An invalid value as an error message quotes it: in quotes, escaped, and not too long."""
-    return repr(value if len(value) <= 32 else value[:32] + "…")
+    return repr(value if len(value) <= limit else value[:limit] + "…")
 
 
-def shields_endpoint(label: str, message: str, options: BadgeOptions) -> dict:
-    """The JSON object that shields.io's endpoint badge reads (schema version 1) to draw a badge."""
-    return {
+def shields_endpoint(label: str, message: str, options: BadgeOptions, is_error: bool = False) -> dict:
+    """The JSON object that shields.io's endpoint badge reads (schema version 1) to draw a badge.
+
+    The colours are the ones this badge draws, theme included. isError is there only for an error,
+    which shields.io then draws in its own colours; style only if not shields.io's default, and
+    the logo's fields only with a logo, which is the only way the schema takes them.
+    """
+    data = {
         "schemaVersion": 1,
         "label": label,
         "message": message,
-        "color": options.color,
-        "labelColor": options.label_color,
+        "color": options.color_or_default,
+        "labelColor": options.label_color_or_default,
     }
-
-
-def text_width(text: str, widths: Mapping[str, float]) -> float:
-    """The advance width of text in pixels, summed in order as shields.io sums it.
-
-    Characters the table lacks count as wide as "m"; control characters count as nothing.
-    """
-    fallback = widths["m"]
-    total = 0.0
-    for char in text:
-        if unicodedata.category(char) != "Cc":
-            total += widths.get(char, fallback)
-    return total
+    if is_error:
+        data["isError"] = True
+    if options.style not in ("flat", "pixel"):
+        data["style"] = options.style
+    if options.logo:
+        data["namedLogo"] = options.logo
+        if options.logo_color:
+            data["logoColor"] = options.logo_color
+        if options.logo_size:
+            data["logoSize"] = options.logo_size
+    return data
 
 
 def render_svg(label: str, message: str, options: BadgeOptions) -> str:
     """The badge as SVG text: label on the left (none if empty), message on the right.
 
-    The title and aria-label read "label: message" as given, even where for-the-badge draws
-    them in capitals, so that screen readers read words rather than letters. A character that
+    The title and aria-label read "label: message" as given, even where for-the-badge and social
+    draw them in capitals, so that screen readers read words rather than letters. A character that
     would not show as itself (see counter.text) is drawn as U+FFFD, so the SVG is always valid XML.
     """
     label = without_hidden(label, "\N{REPLACEMENT CHARACTER}")
     message = without_hidden(message, "\N{REPLACEMENT CHARACTER}")
     accessible = f"{label}: {message}" if label else message
-    if options.style == "pixel":
-        return _svg(1, 1, accessible, "", view_box="0 0 1 1")
-    if options.style == "for-the-badge":
-        return _for_the_badge(label, message, options, accessible)
-    return _classic(label, message, options, accessible)
+    return _render(label, _Message(message), options, accessible)
+
+
+def render_trend_svg(label: str, views_per_day: Sequence[int], options: BadgeOptions) -> str:
+    """A badge whose message is a sparkline of views per day, oldest first (7 to 90 days).
+
+    The line and a light fill under it are drawn in the colour the message's text would take on
+    ``color``, in the message's part of the badge; days without views draw a flat line along the
+    bottom. The title and aria-label give the total ("views: 1,234 in the last 30 days").
+    """
+    values = [operator.index(value) for value in views_per_day]
+    if len(values) not in TREND_DAYS:
+        raise ValueError(f"a trend shows {TREND_DAYS.start} to {TREND_DAYS.stop - 1} days, not {len(values)}")
+    if min(values) < 0:
+        raise ValueError(f"a day has no fewer than 0 views, not {min(values)}")
+    label = without_hidden(label, "\N{REPLACEMENT CHARACTER}")
+    summary = f"{sum(values):,} in the last {len(values)} days"
+    accessible = f"{label}: {summary}" if label else summary
+    return _render(label, _Message(sparkline=values), options, accessible)
 
 
 @dataclass(frozen=True)
-class _Classic:
-    """What sets flat, flat-square and plastic apart; text is placed in tenths of a pixel."""
+class _Message:
+    """The message's part: text, or a sparkline of counts."""
 
-    height: int
-    baseline: int
-    shadow: bool
-    corner_radius: int | None
-    gradient: tuple  # (offset, stop-color or None, stop-opacity) for each stop
+    text: str = ""
+    sparkline: list | None = None
 
 
-CLASSIC_STYLES = {
-    "flat": _Classic(20, 140, True, 3, (("0", "#bbb", ".1"), ("1", None, ".1"))),
-    "flat-square": _Classic(20, 140, False, None, ()),
-    "plastic": _Classic(
-        18,
-        130,
-        True,
-        4,
-        (("0", "#fff", ".7"), (".1", "#aaa", ".1"), (".9", "#000", ".3"), ("1", "#000", ".5")),
-    ),
-}
+def _render(label, message, options, accessible):
+    if options.style == "pixel":
+        return _svg(1, 1, accessible, "", view_box="0 0 1 1")
+    if options.style == "for-the-badge":
+        label, message = label.upper(), _Message(message.text.upper(), message.sparkline)
+    elif options.style == "social":
+        label = label[:1].upper() + label[1:]
+    logo = _logo(options)
+    layout = badge_layout.layout(
+        options.style,
+        label,
+        SPARKLINE_WIDTH if message.sparkline else badge_layout.message_width(options.style, message.text),
+        has_message=bool(message.text or message.sparkline),
+        logo_width=logo.width if logo else 0,
+        label_color_set=options.label_color is not None,
+    )
+    image = ""
+    if logo:
+        image = (
+            f'<image x="{_number(layout.logo_x)}" y="{_number(layout.logo_y)}" width="{_number(logo.width)}"'
+            f' height="{badge_logos.LOGO_HEIGHT}" xlink:href="{logo.href}"/>'
+        )
+    draw = {"for-the-badge": _for_the_badge, "social": _social}.get(options.style, _classic)
+    body = draw(layout, label, message, options, image)
+    return _svg(layout.width, layout.height, accessible, body, xlink=bool(logo))
 
 
-def _classic(label, message, options, accessible):
-    style = CLASSIC_STYLES[options.style]
-    label_width = _preferred_width(label) if label else 0
-    message_width = _preferred_width(message)
-    left = label_width + 2 * HORIZONTAL_PADDING if label else 0
-    right = message_width + 2 * HORIZONTAL_PADDING
-    width = left + right
-    height = style.height
-    color = _svg_color(options.color)
-    label_color = _svg_color(options.label_color)
+def _logo(options):
+    """The logo the options ask for, in logoColor, or else in the colour badge-maker gives it."""
+    if not options.logo:
+        return None
+    icon = badge_logos.icon(options.logo)
+    if options.logo_color:
+        fill = colors.fill(options.logo_color)
+    else:
+        brand = "#" + icon.hex
+        fill = badge_logos.default_fill(colors.brightness(brand), options.style) or brand
+    return badge_logos.logo(icon, fill, options.logo_size)
+
+
+def _classic(layout: Layout, label, message, options, image):
+    style = badge_layout.CLASSIC_STYLES[options.style]
+    width, height = layout.width, layout.height
+    color = options.color_or_default
+    label_color = options.label_color_or_default if layout.left else color
 
     parts = []
     if style.gradient:
-        stops = "".join(
-            f'<stop offset="{offset}"'
-            + (f' stop-color="{stop_color}"' if stop_color else "")
-            + f' stop-opacity="{opacity}"/>'
-            for offset, stop_color, opacity in style.gradient
-        )
-        parts.append(f'<linearGradient id="s" x2="0" y2="100%">{stops}</linearGradient>')
+        parts.append(_gradient("s", style.gradient))
     if style.corner_radius is not None:
         parts.append(
-            f'<clipPath id="r"><rect width="{width}" height="{height}"'
+            f'<clipPath id="r"><rect width="{_number(width)}" height="{height}"'
             f' rx="{style.corner_radius}" fill="#fff"/></clipPath>'
         )
         parts.append('<g clip-path="url(#r)">')
     else:
         parts.append('<g shape-rendering="crispEdges">')
-    if label:
-        parts.append(f'<rect width="{left}" height="{height}" fill="{label_color}"/>')
-    parts.append(f'<rect x="{left}" width="{right}" height="{height}" fill="{color}"/>')
+    if layout.left:
+        parts.append(f'<rect width="{_number(layout.left)}" height="{height}" fill="{colors.fill(label_color)}"/>')
+    parts.append(f'<rect x="{_number(layout.left)}" width="{_number(layout.right)}" height="{height}" fill="{colors.fill(color)}"/>')
     if style.gradient:
-        parts.append(f'<rect width="{width}" height="{height}" fill="url(#s)"/>')
+        parts.append(f'<rect width="{_number(width)}" height="{height}" fill="url(#s)"/>')
     parts.append("</g>")
 
-    parts.append(_text_group(110))
+    parts.append(_text_group(110) + image)
     if label:
-        middle = 1 + HORIZONTAL_PADDING + label_width / 2
-        parts.append(_classic_text(label, middle, label_width, label_color, style))
-    if message:
-        margin = left - 1 if label else 0
-        middle = margin + HORIZONTAL_PADDING + message_width / 2
-        parts.append(_classic_text(message, middle, message_width, color, style))
+        parts.append(_classic_text(label, layout.label_x, layout.label_width, label_color, style))
+    if message.text:
+        parts.append(_classic_text(message.text, layout.message_x, layout.message_width, color, style))
+    parts.append(_sparkline(layout, message, _text_colors(color)[0]))
     parts.append("</g>")
-    return _svg(width, height, accessible, "".join(parts))
-
-
-def _preferred_width(text):
-    """Text width in the classic styles: whole pixels, odd so that text centres on the grid."""
-    width = int(text_width(text, VERDANA_11))
-    return width if width % 2 else width + 1
+    return "".join(parts)
 
 
 def _classic_text(text, middle, width, background, style):
@@ -290,41 +352,24 @@ def _classic_text(text, middle, width, background, style):
     return f'{shadow}<text {place} y="{style.baseline}" fill="{text_color}">{content}</text>'
 
 
-def _for_the_badge(label, message, options, accessible):
-    label = label.upper()
-    message = message.upper()
-    label_width = _wide_width(label, VERDANA_10)
-    message_width = _wide_width(message, VERDANA_BOLD_10)
-    left = label_width + 2 * WIDE_TEXT_MARGIN if label else 0
-    right = message_width + 2 * WIDE_TEXT_MARGIN
-    width = left + right
-    color = _svg_color(options.color)
-    label_color = _svg_color(options.label_color)
+def _for_the_badge(layout: Layout, label, message, options, image):
+    height = layout.height
+    color = options.color_or_default
+    label_color = options.label_color_or_default
 
     parts = ['<g shape-rendering="crispEdges">']
-    if label:
-        parts.append(f'<rect width="{_number(left)}" height="{WIDE_HEIGHT}" fill="{label_color}"/>')
-    parts.append(
-        f'<rect x="{_number(left)}" width="{_number(right)}" height="{WIDE_HEIGHT}"'
-        f' fill="{color}"/>'
-    )
+    if layout.left:
+        parts.append(f'<rect width="{_number(layout.left)}" height="{height}" fill="{colors.fill(label_color)}"/>')
+    parts.append(f'<rect x="{_number(layout.left)}" width="{_number(layout.right)}" height="{height}" fill="{colors.fill(color)}"/>')
     parts.append("</g>")
-    parts.append(_text_group(100))
+    parts.append(_text_group(100) + image)
     if label:
-        middle = WIDE_TEXT_MARGIN + label_width / 2
-        parts.append(_wide_text(label, middle, label_width, label_color, bold=False))
-    if message:
-        middle = left + WIDE_TEXT_MARGIN + message_width / 2
-        parts.append(_wide_text(message, middle, message_width, color, bold=True))
+        parts.append(_wide_text(label, layout.label_x, layout.label_width, label_color, bold=False))
+    if message.text:
+        parts.append(_wide_text(message.text, layout.message_x, layout.message_width, color, bold=True))
+    parts.append(_sparkline(layout, message, _text_colors(color)[0]))
     parts.append("</g>")
-    return _svg(width, WIDE_HEIGHT, accessible, "".join(parts))
-
-
-def _wide_width(text, widths):
-    """for-the-badge's text width: whole pixels of the text, then the letters' extra spacing."""
-    if not text:
-        return 0
-    return int(text_width(text, widths)) + WIDE_LETTER_SPACING * len(text)
+    return "".join(parts)
 
 
 def _wide_text(text, middle, width, background, bold):
@@ -336,6 +381,70 @@ def _wide_text(text, middle, width, background, bold):
     )
 
 
+def _social(layout: Layout, label, message, options, image):
+    """badge-maker's social style: GitHub's grey button and a count in a speech bubble, in fixed
+    colours. Its hover styles are left out, as a badge here has no links to hover."""
+    label_box = layout.left - 1
+    parts = [_gradient("a", (("0", "#fcfcfc", "0"), ("1", None, ".1")))]
+    parts.append(
+        '<g stroke="#d5d5d5">'
+        f'<rect stroke="none" fill="#fcfcfc" x="0.5" y="0.5" width="{_number(label_box)}" height="19" rx="2"/>'
+    )
+    if layout.right:
+        notch = label_box + badge_layout.SOCIAL_GUTTER
+        parts.append(
+            f'<rect x="{_number(notch + 0.5)}" y="0.5" width="{_number(layout.right - badge_layout.SOCIAL_GUTTER)}"'
+            f' height="19" rx="2" fill="#fafafa"/>'
+            f'<rect x="{_number(notch)}" y="7.5" width="0.5" height="5" stroke="#fafafa"/>'
+            f'<path d="M{_number(notch + 0.5)} 6.5 l-3 3v1 l3 3" fill="#fafafa"/>'
+        )
+    parts.append("</g>" + image)
+    parts.append(
+        f'<g aria-hidden="true" fill="#333" text-anchor="middle" font-family="{SOCIAL_FONT_FAMILY}"'
+        ' text-rendering="geometricPrecision" font-weight="700" font-size="110px" line-height="14px">'
+        f'<rect stroke="#d5d5d5" fill="url(#a)" x=".5" y=".5" width="{_number(label_box)}" height="19" rx="2"/>'
+    )
+    texts = ((label, layout.label_x, layout.label_width), (message.text, layout.message_x, layout.message_width))
+    for text, middle, width in texts:
+        if text:
+            place = f'x="{_number(10 * middle)}" transform="scale(.1)" textLength="{_number(10 * width)}"'
+            parts.append(f'<text aria-hidden="true" {place} y="150" fill="#fff">{_escape(text)}</text>')
+            parts.append(f'<text {place} y="140">{_escape(text)}</text>')
+    parts.append(_sparkline(layout, message, "#333"))
+    parts.append("</g>")
+    return "".join(parts)
+
+
+def _sparkline(layout, message, color):
+    """The trend's line and the light area under it, across the message's text box."""
+    values = message.sparkline
+    if not values:
+        return ""
+    left = layout.message_x - layout.message_width / 2
+    margin = round(layout.height / 5)
+    top, bottom = margin, layout.height - margin
+    peak = max(values)
+    step = layout.message_width / (len(values) - 1)
+    points = [
+        (left + index * step, bottom - (value / peak * (bottom - top) if peak else 0)) for index, value in enumerate(values)
+    ]
+    line = "M" + " L".join(f"{_number(x)} {_number(y)}" for x, y in points)
+    area = f"{line} L{_number(left + layout.message_width)} {bottom} L{_number(left)} {bottom}Z"
+    return (
+        f'<path d="{area}" fill="{color}" fill-opacity=".25" stroke="none"/>'
+        f'<path d="{line}" fill="none" stroke="{color}" stroke-width="1.25" stroke-linejoin="round" stroke-linecap="round"/>'
+    )
+
+
+def _gradient(id, stops):
+    """A top-to-bottom gradient of (offset, stop-color or None, stop-opacity) stops."""
+    content = "".join(
+        f'<stop offset="{offset}"' + (f' stop-color="{stop_color}"' if stop_color else "") + f' stop-opacity="{opacity}"/>'
+        for offset, stop_color, opacity in stops
+    )
+    return f'<linearGradient id="{id}" x2="0" y2="100%">{content}</linearGradient>'
+
+
 def _text_group(font_size):
     return (
         f'<g fill="#fff" text-anchor="middle" font-family="{FONT_FAMILY}"'
@@ -343,29 +452,20 @@ def _text_group(font_size):
     )
 
 
-def _svg(width, height, accessible, body, view_box=None):
+def _svg(width, height, accessible, body, view_box=None, xlink=False):
     box = f' viewBox="{view_box}"' if view_box else ""
+    namespace = ' xmlns:xlink="http://www.w3.org/1999/xlink"' if xlink else ""
     text = _escape(accessible)
     return (
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{_number(width)}"'
+        f'<svg xmlns="http://www.w3.org/2000/svg"{namespace} width="{_number(width)}"'
         f' height="{_number(height)}"{box} role="img" aria-label="{text}">'
         f"<title>{text}</title>{body}</svg>"
     )
 
 
-def _svg_color(color):
-    """The fill for a normalised colour; only ever "#" and hex digits, whatever the query said."""
-    return NAMED_COLORS.get(color, color)
-
-
 def _text_colors(background):
-    """Text and shadow colours that stand out on a background, as shields.io chooses them."""
-    digits = _svg_color(background).removeprefix("#")
-    if len(digits) == 3:
-        digits = "".join(digit * 2 for digit in digits)
-    red, green, blue = (int(digits[i : i + 2], 16) for i in (0, 2, 4))
-    brightness = round((red * 299 + green * 587 + blue * 114) / 255000, 2)
-    return ("#333", "#ccc") if brightness > DARK_TEXT_ABOVE else ("#fff", "#010101")
+    """Text and shadow colours that stand out on a background colour, as shields.io chooses them."""
+    return ("#333", "#ccc") if colors.brightness(background) > DARK_TEXT_ABOVE else ("#fff", "#010101")
 
 
 def _escape(text):

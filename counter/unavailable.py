@@ -1,8 +1,9 @@
 """A service that is away answers 503 with Retry-After, in the form of the page that was asked for.
 
 A view that cannot reach the database or the counter store raises; whatever it raises, the
-client gets a deliberate 503 and not a 500: JSON with CORS under the API, a badge for a badge,
-text for the CSV, and the styled page elsewhere. The same answer serves whether the error is
+client gets a deliberate 503 and not a 500: JSON with CORS under the API, a badge for a badge
+(answered 200 so that it shows, as every error badge: see counter.badge_views), text for the
+CSV, and the styled page elsewhere. The same answer serves whether the error is
 raised by a view (OutageMiddleware) or by a middleware (counter.api_errors.server_error).
 """
 
@@ -23,8 +24,8 @@ def response(request):
     match = getattr(request, "resolver_match", None)
     if api.is_api(request):
         answer = api.for_any_origin(api.unavailable().response())
-    elif match and match.url_name == "badge":
-        answer = badge_views.error_badge(request, match.kwargs["format"], 503, "unavailable")
+    elif match and match.url_name in ("badge", "badge-trend"):
+        answer = badge_views.error_badge(request, match.kwargs.get("format", "svg"), "unavailable")
     elif match and match.url_name == "stats-csv":
         answer = HttpResponse("counting is unavailable for a moment; try again\n", status=503, content_type="text/plain; charset=utf-8")
     else:
