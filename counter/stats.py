@@ -1,5 +1,6 @@
 """A page of figures per named counter: its total, views per day as a chart, views and unique
-visitors per day as a table, and the same days as CSV.
+visitors per day as a table, and snippets that show the counter on another site (counter.snippets);
+and the same days as CSV.
 
 Each answer reads its days together, in a few queries or round trips however many days, and
 counts against the client's allowance of stats requests (rate_limits.STATS), so that one client
@@ -14,7 +15,7 @@ from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
-from counter import charts, history, named, rate_limits, unavailable
+from counter import charts, history, named, rate_limits, snippets, unavailable
 
 MAX_CSV_DAYS = 366
 
@@ -80,6 +81,8 @@ def page(request, namespace, key):
             (day, f"{views:,}", f"{unique:,}") for (day, views), (_, unique) in zip(reversed(days), reversed(visitors))
         ],
         "chart": charts.bar_chart(days, f"Views of {name} per day, the last {len(days)} days"),
+        "snippets": snippets.for_counter(request, namespace, key),
+        "previews": snippets.previews(namespace, key),
     }
     return render(request, "counter/stats.html", context)
 

@@ -1,13 +1,15 @@
-"""The stats page and CSV of named counters (counter.stats), and the chart drawn for them
-(counter.charts): what they show, what a year of days costs, and each client's allowance. Time is
-set by the tests: days are UTC dates."""
+"""The stats page and CSV of named counters (counter.stats), the chart drawn for them
+(counter.charts) and the snippets offered to paste (counter.snippets): what they show, what a year
+of days costs, and each client's allowance. Time is set by the tests: days are UTC dates."""
 
 import csv
 import datetime
 import io
 import xml.etree.ElementTree as ET
+from html.parser import HTMLParser
 
 import pytest
+from django.templatetags.static import static
 
 from counter import charts, history, named
 from counter.models import RateLimitWindow
@@ -22,6 +24,53 @@ SVG = "{http://www.w3.org/2000/svg}"
 
 def csv_rows(response):
     return list(csv.reader(io.StringIO(response.content.decode())))
+
+
+class SnippetsSection(HTMLParser):
+    """A stats page as a browser reads its snippets: the text of each snippet's code (entities
+    decoded), the attributes of the elements that load something or copy, and every script
+    element of the page with what it holds."""
+
+    def __init__(self, page):
+        super().__init__()
+        self.code, self.elements, self.scripts = {}, [], []
+        self._code_id = self._script = None
+        self.feed(page)
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "code":
+            self._code_id = attrs["id"]
+            self.code[self._code_id] = ""
+        elif tag == "script":
+            self._script = [attrs, ""]
+            self.scripts.append(self._script)
+        elif tag in ("img", "source", "picture", "button") or "data-value-from" in attrs:
+            self.elements.append((tag, attrs))
+
+    def handle_endtag(self, tag):
+        if tag == "code":
+            self._code_id = None
+        elif tag == "script":
+            self._script = None
+
+    def handle_data(self, data):
+        if self._code_id:
+            self.code[self._code_id] += data
+        if self._script:
+            self._script[1] += data
+
+    def all(self, tag):
+        return [attrs for element, attrs in self.elements if element == tag]
+
+    def carrying(self, attribute):
+        return [attrs for _, attrs in self.elements if attribute in attrs]
+
+
+def stats_page(client, path="/stats/example.com/read.me/", **request):
+    response = client.get(path, **(request or HTTPS))
+    assert response.status_code == 200
+    return response.content.decode()
 
 
 def test_the_stats_page_shows_the_total_today_and_a_chart_of_the_last_30_days(client, clock):
@@ -135,3 +184,78 @@ def test_stats_beyond_a_clients_allowance_get_a_429_saying_when_to_retry(client,
     assert csv_file["Content-Type"].startswith("text/plain")
     assert csv_file.content.decode().startswith("At most 2 stats requests per 60 s from one address; try again in ")
     assert client.get("/stats/site/home/", HTTP_X_FORWARDED_FOR="203.0.113.9", **HTTPS).status_code == 200, "another client's own allowance"
+
+
+ROUTED = {"HTTP_HOST": "example.herokuapp.com", "HTTP_X_FORWARDED_PROTO": "https"}
+SNIPPETS = {
+    "snippet-markdown": "[![views](https://example.herokuapp.com/badge/example.com/read.me.svg)]"
+                        "(https://example.herokuapp.com/stats/example.com/read.me/)",
+    "snippet-html": """\
+<a href="https://example.herokuapp.com/stats/example.com/read.me/">
+  <picture>
+    <source media="(prefers-color-scheme: dark)" srcset="https://example.herokuapp.com/badge/example.com/read.me.svg?theme=dark">
+    <img src="https://example.herokuapp.com/badge/example.com/read.me.svg" alt="views">
+  </picture>
+</a>""",
+    "snippet-javascript": """\
+<span id="views"></span>
+<script>
+  fetch("https://example.herokuapp.com/api/v1/counters/example.com/read.me/hit", {method: "POST"})
+    .then((response) => response.json())
+    .then((counter) => { document.getElementById("views").textContent = counter.value; });
+</script>""",
+}
+
+
+def test_the_stats_page_offers_markdown_html_and_javascript_with_the_sites_https_urls(client, settings):
+    """Heroku's router reaches the app over plain HTTP and says in X-Forwarded-Proto that the
+    visitor used HTTPS: the snippets' URLs are the ones the visitor's browser used."""
+    settings.ALLOWED_HOSTS = ["example.herokuapp.com"]
+    named.create("example.com/read.me")
+    assert SnippetsSection(stats_page(client, **ROUTED)).code == SNIPPETS
+
+
+def test_the_snippets_are_shown_as_text_and_never_run_on_the_page(client):
+    named.create("example.com/read.me")
+    page = stats_page(client)
+    assert '<pre><code id="snippet-html">&lt;a href=&quot;https://testserver/stats/example.com/read.me/&quot;&gt;\n' in page
+    assert "&lt;script&gt;\n  fetch(&quot;https://testserver/api/v1/counters/example.com/read.me/hit&quot;" in page
+    snippets = SnippetsSection(page)
+    assert snippets.scripts == [[{"src": static("snippets.js"), "defer": None}, ""]], "no inline script, which the CSP blocks"
+    assert len(snippets.all("picture")) == 1 and len(snippets.all("source")) == 1, "only the preview's"
+    assert "style=" not in page
+
+
+def test_the_previews_read_the_badges_and_the_value_without_counting(client):
+    named.create("example.com/read.me", start=41)
+    snippets = SnippetsSection(stats_page(client))
+    images, [source], [value] = snippets.all("img"), snippets.all("source"), snippets.carrying("data-value-from")
+    assert [image["src"] for image in images] == ["/badge/example.com/read.me.svg?action=get"] * 2
+    assert all(image["alt"].endswith("views of example.com/read.me") for image in images)
+    assert source == {"media": "(prefers-color-scheme: dark)", "srcset": "/badge/example.com/read.me.svg?theme=dark&action=get"}
+    assert value["data-value-from"] == "/api/v1/counters/example.com/read.me"
+    loaded = [client.get(url, **HTTPS) for url in (images[0]["src"], source["srcset"], value["data-value-from"])]
+    assert [response.status_code for response in loaded] == [200, 200, 200]
+    assert loaded[2].json()["value"] == 41
+    assert named.get("example.com/read.me") == 41
+    assert named.today("example.com/read.me") == {"views": 0, "visitors": 0}
+
+
+def test_loading_the_stats_page_counts_no_view(client):
+    named.create("example.com/read.me", start=7)
+    hits("example.com/read.me", 2)
+    for _ in range(3):
+        stats_page(client)
+    assert named.get("example.com/read.me") == 9
+    assert named.today("example.com/read.me") == {"views": 2, "visitors": 0}
+
+
+def test_each_copy_button_names_its_snippet_and_stays_hidden_until_the_script_can_copy(client):
+    named.create("example.com/read.me")
+    page = stats_page(client)
+    snippets = SnippetsSection(page)
+    buttons = snippets.all("button")
+    assert [button["data-copies"] for button in buttons] == list(snippets.code) == list(SNIPPETS)
+    assert all(button["type"] == "button" and "hidden" in button for button in buttons)
+    for language in ("Markdown", "HTML", "JavaScript"):
+        assert f'<span class="copy-state">Copy</span><span class="visually-hidden"> the {language} snippet</span></button>' in page
