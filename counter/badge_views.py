@@ -28,6 +28,8 @@ VIEWS = ("total", "today-total")
 TREND_DAYS = range(7, 91)
 
 
+# Every badge is readable from any page and never kept by a cache (see badges.CACHE_HEADERS).
+HEADERS = {**badges.CACHE_HEADERS, **CORS_HEADERS}
 # What an SVG badge says of a namespace or key it cannot take.
 NAME_REASON = "must be 1-64 of A-Za-z0-9_.-"
 
@@ -88,19 +90,12 @@ def options_of(request):
 
 def badge_response(format, options, message, is_error=False):
     if format == "json":
-        return uncached(JsonResponse(badges.shields_endpoint(options.label, message, options, is_error=is_error)))
+        return JsonResponse(badges.shields_endpoint(options.label, message, options, is_error=is_error), headers=HEADERS)
     return svg_response(badges.render_svg(options.label, message, options))
 
 
 def svg_response(svg):
-    return uncached(HttpResponse(svg, content_type=badges.SVG_CONTENT_TYPE))
-
-
-def uncached(response):
-    """A badge's response, readable from any page and never kept by a cache (see badges.CACHE_HEADERS)."""
-    for header, value in {**badges.CACHE_HEADERS, **CORS_HEADERS}.items():
-        response[header] = value
-    return response
+    return HttpResponse(svg, content_type=badges.SVG_CONTENT_TYPE, headers=HEADERS)
 
 
 def may_create(request):

@@ -8,6 +8,7 @@ data: URI inside it), so it shows through GitHub's image proxy and under a stric
 Content-Security-Policy.
 """
 
+import functools
 import html
 import operator
 from collections.abc import Mapping, Sequence
@@ -179,8 +180,12 @@ def parse_options(query: Mapping[str, str]) -> BadgeOptions:
     Absent parameters take their defaults and unknown ones are ignored; an invalid value raises
     InvalidOption with a message that names the parameter, fit to show whoever wrote the URL.
     """
-    given = {field: query[name] for field, name in PARAMETERS.items() if name in query}
-    return BadgeOptions(**given)
+    return _options(tuple((field, query[name]) for field, name in PARAMETERS.items() if name in query))
+
+
+@functools.lru_cache(maxsize=1024)  # a README's badge asks for the same options on every view
+def _options(given):
+    return BadgeOptions(**dict(given))
 
 
 def _normalize_color(parameter, value):
@@ -292,6 +297,7 @@ def _render(label, message, options, accessible):
     return _svg(layout.width, layout.height, accessible, body, xlink=bool(logo))
 
 
+@functools.lru_cache(maxsize=256)  # finding an icon's bounds reads its whole path
 def _logo(options):
     """The logo the options ask for, in logoColor, or else in the colour badge-maker gives it."""
     if not options.logo:

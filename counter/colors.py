@@ -10,6 +10,7 @@ Where badge-maker quietly clamps a number out of range (rgb(300, 0, 0)) a colour
 so that a typo shows as an error instead of as another colour.
 """
 
+import functools
 import math
 import re
 from decimal import ROUND_HALF_UP, Decimal
@@ -236,6 +237,7 @@ def brightness(normalized: str) -> float:
     return float(exact.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
 
 
+@functools.lru_cache(maxsize=1024)  # badges ask for the same few colours over and over
 def _parse(value):
     """A colour's canonical form, and the red, green and blue that badge-maker reads from its fill."""
     if len(value) > MAX_LENGTH:
