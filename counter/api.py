@@ -222,7 +222,8 @@ def detail(request, namespace, key):
 @endpoint("GET", "POST", limited=False)
 def hit(request, namespace, key):
     """Count one view and return the new value; the counter is created by its first hit. HEAD
-    counts nothing and creates nothing: it answers as GET would, with the value as it stands."""
+    counts nothing and creates nothing: it answers as GET would, with the value as it stands. A
+    known crawler's hit counts a bot, not a view (counter.bots)."""
     name = named.counter_name(namespace, key)
     window = rate_limits.window(rate_limits.API_REQUESTS, rate_limits.client_of(request))
     counting = request.method != "HEAD"

@@ -1,8 +1,9 @@
 """Badges of named counters, to embed in a README or any page: SVG, or shields.io's endpoint JSON.
 
 An SVG badge counts a view each time it is fetched (GitHub's image proxy fetches it on each view
-of the README, as its cache headers ask); ``action=get`` shows the count without counting, and
-``metric=visitors`` today's unique visitors instead of all views. The JSON variant only reads,
+of the README, as its cache headers ask), unless a known crawler fetches it (counter.bots);
+``action=get`` shows the count without counting, and ``metric=visitors`` today's unique visitors
+instead of all views. The JSON variant only reads,
 since shields.io caches what it fetches. Errors are badges too, so that a broken badge still
 explains itself: a bad option is named with the reason, a refusal or an outage says so and when
 to try again, in the same headers as the API's (an outage comes from counter.unavailable, as for

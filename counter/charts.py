@@ -10,11 +10,14 @@ WIDTH, HEIGHT = 720, 240
 MARGIN_LEFT, MARGIN_BOTTOM, MARGIN_TOP = 56, 28, 12
 
 
-def bar_chart(points, label):
-    """A bar per (day, value) in ``points``, with the largest value and the first and last days marked."""
+def bar_chart(points, label, bots=()):
+    """A bar per (day, value) in ``points``, with the largest value and the first and last days
+    marked. ``bots``, (day, bots) for the same days, are stacked on the bars in a colour of their
+    own wherever a day has any, and then a key says which is which."""
     plot_width = WIDTH - MARGIN_LEFT
     plot_height = HEIGHT - MARGIN_BOTTOM - MARGIN_TOP
-    top = max([value for _, value in points] + [1])
+    stacked = dict(bots)
+    top = max([value + stacked.get(day, 0) for day, value in points] + [1])
     slot = plot_width / max(len(points), 1)
     bars = []
     for index, (day, value) in enumerate(points):
@@ -25,8 +28,19 @@ def bar_chart(points, label):
             f'<rect class="bar" x="{x:.1f}" y="{y:.1f}" width="{slot * 0.7:.1f}" height="{height:.1f}">'
             f"<title>{day.isoformat()}: {value:,}</title></rect>"
         )
+        if (on_top := stacked.get(day, 0)) > 0:
+            bot_height = plot_height * on_top / top
+            bars.append(
+                f'<rect class="bar bots" x="{x:.1f}" y="{y - bot_height:.1f}" width="{slot * 0.7:.1f}" height="{bot_height:.1f}">'
+                f"<title>{day.isoformat()}: {on_top:,} bot{'s' if on_top != 1 else ''}</title></rect>"
+            )
     baseline = MARGIN_TOP + plot_height
     first, last = (points[0][0].isoformat(), points[-1][0].isoformat()) if points else ("", "")
+    key = (
+        f'<text class="tick key" x="{(MARGIN_LEFT + WIDTH) / 2:.0f}" y="{HEIGHT - 8}" text-anchor="middle">'
+        '<tspan class="views">views</tspan> <tspan class="bots">bots</tspan></text>'
+        if any(value > 0 for value in stacked.values()) else ""
+    )
     return (
         f'<svg class="chart" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" '
         f'role="img" aria-label="{escape(label)}">'
@@ -37,6 +51,7 @@ def bar_chart(points, label):
         f'<text class="tick" x="{MARGIN_LEFT - 6}" y="{baseline}" text-anchor="end">0</text>'
         f'<text class="tick" x="{MARGIN_LEFT}" y="{HEIGHT - 8}">{first}</text>'
         f'<text class="tick" x="{WIDTH}" y="{HEIGHT - 8}" text-anchor="end">{last}</text>'
+        + key
         + "".join(bars)
         + "</svg>"
     )

@@ -1,10 +1,11 @@
-"""Views per day of each named counter, kept as durably as the counts themselves.
+"""Views per day of each named counter, kept as durably as the counts themselves, and the known
+crawlers' requests (counter.bots) per day, which are not views.
 
 A day's views are a counter of their own, named from the counter's series and the date (UTC),
 counted through the same store as every other count: with Redis they reach the database in the
 flusher's batches, survive Redis outages and restarts, and are counted exactly once. A view is
 counted in its counter first; if its day cannot be counted, the total stays right and the day
-misses that view.
+misses that view. A day's bots are a counter of the same kind (bots_name).
 """
 
 import datetime
@@ -39,6 +40,14 @@ def record_view(series, day):
         return None
 
 
+def record_bot(series, day):
+    """Count a known crawler's request (counter.bots) on the day; if it cannot be, it is not counted."""
+    try:
+        get_store().hit(bots_name(series, day))
+    except CounterUnavailable as error:
+        log.warning("a bot's request was not counted on its day: %s", error)
+
+
 def last_days(days=DAYS_SHOWN):
     """The last ``days`` days, oldest first, today included."""
     last = today()
@@ -53,9 +62,20 @@ def days_since(first):
 
 def views_per_day(series, days=DAYS_SHOWN):
     """[(day, views)] for the last ``days`` days, oldest first, read in one call of the store."""
-    names = {day: day_name(series, day) for day in last_days(days)}
-    views = get_store().get_many(list(names.values()))
-    return [(day, views[name]) for day, name in names.items()]
+    return counts_per_day(series, days, day_name)
+
+
+def bots_per_day(series, days=DAYS_SHOWN):
+    """[(day, bots)] for the last ``days`` days, oldest first, read in one call of the store."""
+    return counts_per_day(series, days, bots_name)
+
+
+def counts_per_day(series, days, *kinds):
+    """[(day, count of each kind)] for the last ``days`` days, oldest first, where a kind names a
+    day's count (day_name for views, bots_name for bots): all read in one call of the store."""
+    names = {day: [kind(series, day) for kind in kinds] for day in last_days(days)}
+    counts = get_store().get_many([name for day_names in names.values() for name in day_names])
+    return [(day, *(counts[name] for name in day_names)) for day, day_names in names.items()]
 
 
 def visitors_per_day(series, days=DAYS_SHOWN):

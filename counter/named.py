@@ -4,7 +4,8 @@ Each one counts through the same store as the home page (see counter.engine), so
 that keeps the home page's count durable holds for it too. What a counter shows is the store's
 count less an offset, which is how a counter starts from a given value and how it is reset
 without touching the counting itself. A counter created explicitly has an admin token; only a
-hash of it is stored.
+hash of it is stored. A known crawler's request (counter.bots) is shown the count without adding
+to it, and counted as one of the day's bots.
 
 A create, reset or delete is seen by every process and dyno as soon as it has answered. With the
 database store, every request reads the counter's row. With Redis, a view is one round trip: each
@@ -29,7 +30,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, connection, transaction
 
-from counter import carried_history, history, visitors
+from counter import bots, carried_history, history, visitors
 from counter.engine.base import CounterUnavailable, get_store
 from counter.models import NamedCounter
 
@@ -121,11 +122,12 @@ def hit(name, request=None, before_creating=None, limit=None):
     """Count a view of ``name``, creating the counter on its first view, and the day's view and
     visitor (the request's, if given), in one round trip to Redis. ``before_creating`` is called
     before a counter is created, and may refuse by raising; ``limit``, a rate limit's window,
-    refuses the view beyond its quota."""
+    refuses the view beyond its quota. A known crawler's request counts as a bot instead (bot_hit)."""
+    if request is not None and bots.uncounted(request.META):
+        return bot_hit(name, before_creating, limit)
     stamped = settings.COUNTER_STORE == "redis"
-    row = _copies.get(name) if stamped else None
-    if row is None:
-        row = _row_for_view(name, before_creating)
+    copy = _copies.get(name) if stamped else None
+    row = copy or _row_for_view(name, before_creating)
     day = history.today()
     day_name = history.day_name(row.series, day)
     visitor = visitors.command(day_name, request, day) if request is not None else None
@@ -137,13 +139,14 @@ def hit(name, request=None, before_creating=None, limit=None):
     replies = view.replies or [None, None]
     visitor_counted = visitor is not None and view.replies is not None and not isinstance(replies[-1], Exception)
     if stamped and replies[0] != stamp(row):
-        copy, row = row, _row_for_view(name, before_creating, counted=True)
+        if copy is not None:  # a copy the stamp does not vouch for: the row as it is now
+            row = _row_for_view(name, before_creating, counted=True)
+            if row.series != copy.series:  # deleted and created again: the day is the new series'
+                day_name = history.day_name(row.series, day)
+                today = history.record_view(row.series, day)
+                visitor_counted = False
         if view.replies is not None and replies[0] is None:
             _set_stamp(row, only_if_none=True)
-        if row.series != copy.series:  # deleted and created again: the day is the new series'
-            day_name = history.day_name(row.series, day)
-            today = history.record_view(row.series, day)
-            visitor_counted = False
     if request is not None and not visitor_counted:
         visitors.record(day_name, request, day)
     if stamped:
@@ -181,6 +184,19 @@ def _set_stamp(row, only_if_none=False, value=None):
         get_redis().set(STAMPS + row.name, value or stamp(row), ex=STAMP_SECONDS, nx=only_if_none)
     except redis.RedisError as error:
         log.warning("could not stamp the counter %s in Redis: %s", row.name, error)
+
+
+def bot_hit(name, before_creating=None, limit=None):
+    """Count a known crawler's request on ``name`` as one of the day's bots, not as a view or a
+    visitor, under ``limit`` as a view is. A counter that does not exist yet is created, at 0, as
+    by a first view: a badge a crawler fetches first shows 0 rather than an error, and the counter
+    counts its first reader."""
+    used = get_store().take(limit) if limit is not None else None
+    if used is not None and used > limit.quota:
+        return Hit(None, None, used)
+    row = _row_for_view(name, before_creating)
+    history.record_bot(row.series, history.today())
+    return Hit(shown(row), None, used)
 
 
 def today(name):

@@ -5,7 +5,8 @@ the middleware stack, URL resolving, the template engine) costs several times th
 work: counting a view is one Redis round trip. So each process asks Django, once, to render the
 page with a marker in place of the count, headers and all, through the whole stack: the security
 and CSP headers, the cache headers, the template. Then it answers each plain request by counting
-the view and putting the number in place of the marker.
+the view and putting the number in place of the marker; a known crawler's request (counter.bots)
+is answered alike, with the count as it stands.
 
 What Django would answer differently never takes this path: a method other than GET, another
 path, a body without a length (Django answers 411), a Host that ALLOWED_HOSTS refuses (Django answers 400), a request that did not come over
@@ -24,7 +25,7 @@ from django.db import close_old_connections
 from django.http import HttpRequest
 from django.utils.http import http_date
 
-from counter import page_image
+from counter import bots, page_image
 from counter.engine.base import CounterUnavailable, get_store
 from herokuapp.request_id import current_request_id, request_id_of
 
@@ -75,7 +76,9 @@ class CounterPage:
         token = current_request_id.set(request_id)
         try:
             prototypes = self.prototypes_for(environ, page_image.current())
-            views = get_store().hit(PAGE) if prototypes else None
+            views = None
+            if prototypes:
+                views = get_store().get(PAGE) if bots.uncounted(environ) else get_store().hit(PAGE)
         except CounterUnavailable:
             views = None
         finally:

@@ -1,6 +1,7 @@
-"""A page of figures per named counter: its total, views per day as a chart, views and unique
-visitors per day as a table, and snippets that show the counter on another site (counter.snippets);
-and the same days as CSV.
+"""A page of figures per named counter: its total, views per day as a chart with the known
+crawlers' requests (counter.bots) stacked on them, views, unique visitors and bots per day as a
+table, and snippets that show the counter on another site (counter.snippets); and the same days
+as CSV.
 
 Each answer reads its days together, in a few queries or round trips however many days, and
 counts against the client's allowance of stats requests (rate_limits.STATS), so that one client
@@ -68,19 +69,20 @@ def refused_csv(request, message):
 @limited(refused_page)
 def page(request, namespace, key):
     name, row = existing_counter(namespace, key)
-    days = history.views_per_day(row.series)
-    visitors = history.visitors_per_day(row.series)
+    days = per_day(row.series, history.DAYS_SHOWN)
     context = {
         "name": name,
         "namespace": namespace,
         "key": key,
         "total": f"{named.shown(row):,}",
         "today": f"{days[-1][1]:,}",
-        "visitors_today": f"{visitors[-1][1]:,}",
-        "days": [
-            (day, f"{views:,}", f"{unique:,}") for (day, views), (_, unique) in zip(reversed(days), reversed(visitors))
-        ],
-        "chart": charts.bar_chart(days, f"Views of {name} per day, the last {len(days)} days"),
+        "visitors_today": f"{days[-1][2]:,}",
+        "days": [(day, f"{views:,}", f"{unique:,}", f"{bots:,}") for day, views, unique, bots in reversed(days)],
+        "chart": charts.bar_chart(
+            [(day, views) for day, views, _, _ in days],
+            f"Views of {name} per day, the last {len(days)} days, with bots (not counted) above them",
+            bots=[(day, bots) for day, _, _, bots in days],
+        ),
         "snippets": snippets.for_counter(request, namespace, key),
         "previews": snippets.previews(namespace, key),
     }
@@ -91,7 +93,7 @@ def page(request, namespace, key):
 @require_safe
 @limited(refused_csv)
 def views_csv(request, namespace, key):
-    """Views and unique visitors per day as CSV: the last 30 days, or ``?days=N`` up to a year."""
+    """Views, unique visitors and bots per day as CSV: the last 30 days, or ``?days=N`` up to a year."""
     name, row = existing_counter(namespace, key)
     try:
         days = int(request.GET.get("days", history.DAYS_SHOWN))
@@ -102,9 +104,14 @@ def views_csv(request, namespace, key):
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{namespace}-{key}-views.csv"'
     writer = csv.writer(response)
-    writer.writerow(["day", "views", "visitors"])
-    writer.writerows(
-        (day.isoformat(), views, unique)
-        for (day, views), (_, unique) in zip(history.views_per_day(row.series, days), history.visitors_per_day(row.series, days))
-    )
+    writer.writerow(["day", "views", "visitors", "bots"])
+    writer.writerows((day.isoformat(), *figures) for day, *figures in per_day(row.series, days))
     return response
+
+
+def per_day(series, days):
+    """[(day, views, unique visitors, bots)] for the last ``days`` days, oldest first: a call of
+    the store for the views and bots together, and one read of the visitors."""
+    counts = history.counts_per_day(series, days, history.day_name, history.bots_name)
+    visitors = history.visitors_per_day(series, days)
+    return [(day, views, unique, bots) for (day, views, bots), (_, unique) in zip(counts, visitors)]

@@ -2,7 +2,7 @@ from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
-from counter import page_image
+from counter import bots, page_image
 from counter.engine.base import CounterUnavailable, get_store
 from counter.page import COUNTED, PAGE, Counted
 
@@ -10,10 +10,12 @@ RETRY_AFTER_SECONDS = 5
 
 
 def count(request):
-    """Count a GET (a HEAD shows the count without adding one); views is None if nothing can count."""
+    """Count a GET (a HEAD, or a known crawler's GET, shows the count without adding one); views is
+    None if nothing can count."""
     counter = get_store()
+    counting = request.method == "GET" and not bots.uncounted(request.META)
     try:
-        return Counted(counter.hit(PAGE) if request.method == "GET" else counter.get(PAGE))
+        return Counted(counter.hit(PAGE) if counting else counter.get(PAGE))
     except CounterUnavailable:
         return Counted(None)
 

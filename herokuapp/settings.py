@@ -135,6 +135,10 @@ if COUNTER_STORE == "redis" and not REDIS_URL:
 # apart: the most a Redis that loses its data can take with it (see docs/counting.md).
 COUNTER_FLUSH_INTERVAL = env.number("COUNTER_FLUSH_INTERVAL", 1.0, minimum=0.1, maximum=60)
 
+# Known crawlers (see counter.bots) are shown counts without adding to them; a named counter
+# counts them per day apart from its views. True counts them like anyone.
+COUNTER_COUNT_BOTS = env.boolean("COUNTER_COUNT_BOTS", default=False)
+
 # The counter API is open to anyone: each client (by the address Heroku's router saw) may make
 # this many API requests a minute, create this many counters an hour, and load this many stats
 # pages or CSVs a minute (each reads up to a year of days).

@@ -1,7 +1,9 @@
 import pytest
 import redis
 from django.core.management import call_command
+from django.test import Client
 
+from tests.agents import BROWSER
 from tests.services import REDIS_TEST_URL, PostgresDatabase, redis_available
 
 
@@ -9,6 +11,13 @@ from tests.services import REDIS_TEST_URL, PostgresDatabase, redis_available
 def build():
     """Collect static files into STATIC_ROOT, as Heroku's build does before any dyno starts."""
     call_command("collectstatic", "--noinput", verbosity=0)
+
+
+@pytest.fixture
+def client():
+    """Django's test client, as a reader's browser: a request without a User-Agent is a bot's and
+    counts no view (see counter.bots)."""
+    return Client(headers={"User-Agent": BROWSER})
 
 
 @pytest.fixture(scope="session")

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import requests
 
+from tests.agents import BROWSER
 from tests.services import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -91,11 +92,14 @@ class WebDyno:
         raise RuntimeError(f"web dyno did not answer within {timeout} s:\n{self.output()}")
 
     def get(self, path="/", **kwargs):
-        headers = router_headers() | kwargs.pop("headers", {})
+        """GET ``path`` through the router as a reader's browser (requests' own User-Agent is a
+        bot's, which counts no view), with ``headers`` added or replacing those."""
+        headers = router_headers() | {"User-Agent": BROWSER} | kwargs.pop("headers", {})
         return requests.get(self.url + path, headers=headers, allow_redirects=False, timeout=10, **kwargs)
 
     def post(self, path, **kwargs):
-        headers = router_headers() | kwargs.pop("headers", {})
+        """POST to ``path`` as get() does."""
+        headers = router_headers() | {"User-Agent": BROWSER} | kwargs.pop("headers", {})
         return requests.post(self.url + path, headers=headers, allow_redirects=False, timeout=10, **kwargs)
 
     def stop(self, sig=signal.SIGTERM, timeout=30):

@@ -37,6 +37,7 @@ import redis
 
 from counter.engine import scripts as keys
 from counter.page import PAGE
+from tests.agents import BROWSER
 from tests.dyno import ROOT, WebDyno, dyno_environment, run_process
 from tests.services import free_port
 
@@ -54,8 +55,11 @@ STAMP_SLACK = 0.05
 
 
 def headers(request_id=None):
-    """What Heroku's router adds to a request it received over HTTPS for the app's domain."""
+    """A reader's browser's request as Heroku's router passes it on: what the router adds to a
+    request it received over HTTPS for the app's domain, and a browser's User-Agent (a request
+    without one is a bot's, which counts no view)."""
     sent = {
+        "User-Agent": BROWSER,
         "Host": HOST,
         "X-Forwarded-Proto": "https",
         "X-Forwarded-For": "203.0.113.9",

@@ -116,8 +116,16 @@ class Problems(list):
         self.extend(f"CSP: {violation}" for violation in page.evaluate("window.cspViolations"))
 
 
+def reader_agent(browser):
+    """The User-Agent this Chromium sends with a window. Headless, it says HeadlessChrome, which
+    counter.bots takes for a bot's, as it does any automated browser's: its views would not count."""
+    return f"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/{browser.version} Safari/537.36"
+
+
 def new_page(browser, problems, viewport="desktop", color_scheme="light"):
-    context = browser.new_context(ignore_https_errors=True, color_scheme=color_scheme, **VIEWPORTS[viewport])
+    context = browser.new_context(
+        ignore_https_errors=True, color_scheme=color_scheme, user_agent=reader_agent(browser), **VIEWPORTS[viewport]
+    )
     return problems.watch(context.new_page())
 
 

@@ -1,9 +1,12 @@
-"""The day the history tests are set on (UTC), and counting views on it; the ``clock`` fixture in
-conftest moves it."""
+"""The day the history tests are set on (UTC), and counting views and bots' requests on it; the
+``clock`` fixture in conftest moves it."""
 
 import datetime
 
+from django.test import RequestFactory
+
 from counter import named
+from tests.agents import GOOGLEBOT
 
 DAY = datetime.date(2026, 11, 24)
 
@@ -11,3 +14,8 @@ DAY = datetime.date(2026, 11, 24)
 def hits(name, count):
     for _ in range(count):
         named.hit(name)
+
+
+def bot_hits(name, count):
+    for _ in range(count):
+        named.hit(name, RequestFactory().get("/", HTTP_USER_AGENT=GOOGLEBOT))

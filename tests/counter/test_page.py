@@ -13,6 +13,7 @@ from django.core.signals import request_started
 from counter import page, page_image
 from counter.engine.base import CounterUnavailable, get_store
 from herokuapp.request_id import current_request_id
+from tests.agents import BINGBOT, BROWSER, CURL, GITHUB_CAMO, GOOGLEBOT
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -39,16 +40,20 @@ def django_requests():
 
 
 def call(app, path="/", method="GET", https=True, host="localhost", request_id="req-1", **headers):
-    """Call a WSGI application as gunicorn does behind Heroku's router; returns (status, headers, body)."""
+    """Call a WSGI application as gunicorn does behind Heroku's router, with ``headers`` added (None
+    leaves one out), for a reader's browser unless ``user_agent`` says otherwise; returns (status,
+    headers, body)."""
     environ = {
         "REQUEST_METHOD": method, "PATH_INFO": path, "QUERY_STRING": "", "SCRIPT_NAME": "",
         "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "8000", "SERVER_PROTOCOL": "HTTP/1.1",
         "wsgi.url_scheme": "http", "wsgi.input": io.BytesIO(), "wsgi.errors": sys.stderr,
         "HTTP_HOST": host, "HTTP_X_REQUEST_ID": request_id, "HTTP_X_FORWARDED_FOR": "203.0.113.7",
+        "HTTP_USER_AGENT": BROWSER,
     }
     if https:
         environ["HTTP_X_FORWARDED_PROTO"] = "https"
     environ.update({f"HTTP_{name.upper()}": value for name, value in headers.items()})
+    environ = {name: value for name, value in environ.items() if value is not None}
     answer = {}
 
     def start_response(status, response_headers, exc_info=None):
@@ -103,6 +108,31 @@ def test_each_view_is_counted_once_without_passing_through_django(app, backend, 
 def test_the_first_view_reads_one_time_not_one_times(app, backend):
     assert b"This page was viewed <strong>1</strong> time." in call(app)[2]
     assert b"This page was viewed <strong>2</strong> times." in call(app)[2]
+
+
+@pytest.mark.parametrize(
+    "agent", [GOOGLEBOT, BINGBOT, CURL, "", None], ids=["Googlebot", "bingbot", "curl", "an empty User-Agent", "no User-Agent"]
+)
+def test_a_bot_gets_the_page_with_the_count_as_it_stands_without_passing_through_django(app, backend, django_requests, agent):
+    assert b"This page was viewed <strong>0</strong> times." in call(app, user_agent=agent)[2]
+    call(app)
+    prototypes_rendered = len(django_requests)
+    status, headers, body = call(app, user_agent=agent)
+    assert status == "200 OK" and dict(headers)["Content-Length"] == str(len(body))
+    assert b"This page was viewed <strong>1</strong> time." in body
+    assert get_store().get("index") == 1
+    assert len(django_requests) == prototypes_rendered
+
+
+def test_with_counter_count_bots_a_bots_view_counts_on_the_fast_path(app, backend, settings):
+    settings.COUNTER_COUNT_BOTS = True
+    assert b"This page was viewed <strong>1</strong> time." in call(app, user_agent=GOOGLEBOT)[2]
+    assert b"This page was viewed <strong>2</strong> times." in call(app, user_agent=CURL)[2]
+    assert get_store().get("index") == 2
+
+
+def test_github_camo_counts_on_the_fast_path(app, backend):
+    assert b"This page was viewed <strong>1</strong> time." in call(app, user_agent=GITHUB_CAMO)[2]
 
 
 def test_a_host_django_refuses_gets_its_400_and_is_not_counted(app, backend):

@@ -13,7 +13,7 @@ from django.templatetags.static import static
 
 from counter import charts, history, named
 from counter.models import RateLimitWindow
-from tests.counter.days import DAY, hits
+from tests.counter.days import DAY, bot_hits, hits
 from tests.counter.round_trips import sent_by_the_app
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("backend")]
@@ -93,18 +93,48 @@ def test_the_stats_page_shows_the_total_today_and_a_chart_of_the_last_30_days(cl
     assert '<a href="views.csv">' in page
 
 
-def test_the_csv_lists_views_per_day_oldest_first(client, clock):
+def test_the_stats_page_shows_the_bots_of_each_day_beside_its_views_and_visitors_in_the_table_and_chart(client, clock):
+    """Known crawlers' requests (counter.bots) are stacked on the day's bar, in a colour of their own
+    named by a key, and have a column of the table."""
+    clock["day"] = DAY - datetime.timedelta(days=1)
+    bot_hits("site/home", 5)
+    clock["day"] = DAY
+    hits("site/home", 3)
+    bot_hits("site/home", 1)
+    page = client.get("/stats/site/home/", **HTTPS).content.decode()
+    assert "<strong>3</strong> views in all, 3 today from 0 visitors." in page
+    assert "<th scope=\"col\">Bots</th>" in page
+    assert f"<tr><td>{DAY.isoformat()}</td><td>3</td><td>0</td><td>1</td></tr>" in page
+    assert f"<tr><td>{(DAY - datetime.timedelta(days=1)).isoformat()}</td><td>0</td><td>0</td><td>5</td></tr>" in page
+    chart = ET.fromstring(page[page.index("<svg"):page.index("</svg>") + 6])
+    views = chart.findall(f"{SVG}rect[@class='bar']")
+    stacked = chart.findall(f"{SVG}rect[@class='bar bots']")
+    assert len(views) == history.DAYS_SHOWN
+    assert [bar.find(f"{SVG}title").text for bar in stacked] == [
+        f"{(DAY - datetime.timedelta(days=1)).isoformat()}: 5 bots", f"{DAY.isoformat()}: 1 bot",
+    ]
+    today, today_bots = views[-1], stacked[-1]
+    assert float(today_bots.get("y")) + float(today_bots.get("height")) == pytest.approx(float(today.get("y")))
+    assert float(stacked[0].get("height")) == pytest.approx(charts.HEIGHT - charts.MARGIN_BOTTOM - charts.MARGIN_TOP)
+    assert [text.text for text in chart.find(f"{SVG}text[@class='tick key']")] == ["views", "bots"]
+
+
+def test_the_csv_lists_views_visitors_and_bots_per_day_oldest_first(client, clock):
+    clock["day"] = DAY - datetime.timedelta(days=1)
+    bot_hits("site/home", 4)
+    clock["day"] = DAY
     hits("site/home", 2)
+    bot_hits("site/home", 1)
     response = client.get("/stats/site/home/views.csv?days=3", **HTTPS)
     assert response.status_code == 200
     assert response["Content-Type"] == "text/csv; charset=utf-8"
     assert 'filename="site-home-views.csv"' in response["Content-Disposition"]
     rows = csv_rows(response)
     assert rows == [
-        ["day", "views", "visitors"],
-        [(DAY - datetime.timedelta(days=2)).isoformat(), "0", "0"],
-        [(DAY - datetime.timedelta(days=1)).isoformat(), "0", "0"],
-        [DAY.isoformat(), "2", "0"],
+        ["day", "views", "visitors", "bots"],
+        [(DAY - datetime.timedelta(days=2)).isoformat(), "0", "0", "0"],
+        [(DAY - datetime.timedelta(days=1)).isoformat(), "0", "0", "4"],
+        [DAY.isoformat(), "2", "0", "1"],
     ]
     assert len(csv_rows(client.get("/stats/site/home/views.csv", **HTTPS))) == 31
 
@@ -136,12 +166,13 @@ def test_the_chart_draws_bars_in_proportion_with_the_tallest_full_height():
 
 def test_a_years_csv_costs_the_same_queries_and_redis_round_trips_as_a_days(client, clock, settings, backend):
     """The days are read together, whatever ``?days`` asks for. With the database store: the
-    counter's row, the views, the visitors' counts and today's visitor rows. With Redis: a call each
-    for the rate limit, the views and the visitors, and at most the row, the days Redis does not
-    hold and the visitors' counts from the database. The rate limit's own statements (with the
+    counter's row, the views and bots, the visitors' counts and today's visitor rows. With Redis: a
+    call each for the rate limit, the views and bots, and the visitors, and at most the row, the
+    days Redis does not hold and the visitors' counts from the database. The rate limit's own statements (with the
     database store) are left out: one request in a hundred also clears its old windows."""
     clock["day"] = DAY - datetime.timedelta(days=1)
     hits("site/home", 2)  # in Redis: the days of a span come from both Redis and the database
+    bot_hits("site/home", 1)
     clock["day"] = DAY
     with sent_by_the_app(settings) as sent:
         client.get("/stats/site/home/views.csv?days=1", **HTTPS)  # Redis loads the scripts on their first call
@@ -157,8 +188,8 @@ def test_a_years_csv_costs_the_same_queries_and_redis_round_trips_as_a_days(clie
     assert queries <= 4 and commands == (3 if backend == "redis" else 0)
     assert page[0] <= 6 and page[1] == (4 if backend == "redis" else 0), "30 days, and the total"
     assert [len(bodies[days]) for days in (1, 30, 366)] == [2, 31, 367]
-    assert bodies[366][-2:] == [[(DAY - datetime.timedelta(days=1)).isoformat(), "2", "0"], [DAY.isoformat(), "0", "0"]]
-    assert bodies[366][1] == [(DAY - datetime.timedelta(days=365)).isoformat(), "0", "0"]
+    assert bodies[366][-2:] == [[(DAY - datetime.timedelta(days=1)).isoformat(), "2", "0", "1"], [DAY.isoformat(), "0", "0", "0"]]
+    assert bodies[366][1] == [(DAY - datetime.timedelta(days=365)).isoformat(), "0", "0", "0"]
 
 
 def test_stats_beyond_a_clients_allowance_get_a_429_saying_when_to_retry(client, clock, settings):

@@ -1,11 +1,15 @@
 import pytest
+from django.test import Client
 
 from counter.engine.base import get_store
 from counter.models import Counter
+from tests.agents import BINGBOT, CURL, GITHUB_CAMO, GOOGLEBOT
 
 pytestmark = pytest.mark.django_db
 
 HTTPS = {"secure": True}
+# None: no User-Agent header at all.
+BOTS = {"Googlebot": GOOGLEBOT, "bingbot": BINGBOT, "curl": CURL, "an empty User-Agent": "", "no User-Agent": None}
 
 
 def view_page(client):
@@ -31,6 +35,29 @@ def test_head_request_shows_the_count_without_counting(client, backend):
     view_page(client)
     assert client.head("/", **HTTPS).status_code == 200
     assert get_store().get("index") == 1
+
+
+@pytest.mark.parametrize("agent", BOTS.values(), ids=list(BOTS))
+def test_a_bot_gets_the_page_with_the_count_as_it_stands_without_adding_a_view(client, backend, agent):
+    bot = Client(headers={} if agent is None else {"User-Agent": agent})
+    assert "viewed <strong>0</strong> times." in bot.get("/", **HTTPS).content.decode()
+    view_page(client)
+    response = bot.get("/", **HTTPS)
+    assert response.status_code == 200
+    assert "This page was viewed <strong>1</strong> time." in response.content.decode()
+    assert get_store().get("index") == 1
+
+
+def test_a_page_fetched_through_githubs_image_proxy_counts(backend):
+    proxy = Client(headers={"User-Agent": GITHUB_CAMO})
+    assert "viewed <strong>1</strong> time." in proxy.get("/", **HTTPS).content.decode()
+    assert get_store().get("index") == 1
+
+
+def test_with_counter_count_bots_a_bots_view_counts(client, backend, settings):
+    settings.COUNTER_COUNT_BOTS = True
+    assert "viewed <strong>1</strong> time." in Client(headers={"User-Agent": GOOGLEBOT}).get("/", **HTTPS).content.decode()
+    assert "viewed <strong>2</strong> times." in Client().get("/", **HTTPS).content.decode()
 
 
 def test_page_is_never_cached(client):

@@ -421,7 +421,7 @@ from django.test.utils import setup_test_environment
 
 setup_test_environment()
 call_command("migrate", verbosity=0)
-client = Client()
+client = Client(headers={"User-Agent": "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"})
 https = {"secure": True}
 assert "viewed <strong>1</strong>" in client.get("/", **https).content.decode()
 assert client.post("/api/v1/counters/example.com/home/hit", **https).json()["value"] == 1

@@ -198,6 +198,12 @@ def test_counter_flush_interval_outside_a_tenth_to_a_minute_stops_with_one_line_
     assert "from 0.1 to 60" in result.stderr
 
 
+def test_bots_are_not_counted_unless_counter_count_bots_is_true():
+    assert setting("COUNTER_COUNT_BOTS") is False
+    assert setting("COUNTER_COUNT_BOTS", COUNTER_COUNT_BOTS="true") is True
+    assert setting("COUNTER_COUNT_BOTS", COUNTER_COUNT_BOTS="off") is False
+
+
 def test_counter_store_redis_without_redis_url_stops_with_one_line_naming_both():
     result = manage("check", COUNTER_STORE="redis")
     assert_fails_at_start_naming(result, "COUNTER_STORE=redis needs REDIS_URL")
@@ -226,6 +232,7 @@ def test_log_level_defaults_to_info():
         ("LOG_LEVEL", "loud"),
         ("REDIS_SSL_CERT_REQS", "sometimes"),
         ("COUNTER_STORE", "memory"),
+        ("COUNTER_COUNT_BOTS", "sometimes"),
         ("ALLOWED_HOSTS", ""),
     ],
 )
