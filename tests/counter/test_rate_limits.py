@@ -8,7 +8,7 @@ import pytest
 from django.test import RequestFactory
 
 from counter import named, rate_limits
-from counter.engine import scripts
+from counter.engine import database, scripts
 from counter.models import NamedCounter, RateLimitWindow
 from herokuapp.redis_client import get_redis
 
@@ -144,3 +144,14 @@ def test_with_no_store_answering_requests_are_let_through(settings, monkeypatch)
     settings.COUNTER_API_REQUESTS_PER_MINUTE = 1
     monkeypatch.setattr(RateLimitWindow._meta, "db_table", "no_such_table")  # every query fails
     assert all(rate_limits.take(rate_limits.API_REQUESTS, "client").allowed for _ in range(3))
+
+
+@pytest.mark.django_db
+def test_with_the_database_counting_the_windows_that_ended_are_cleared_now_and_then(database_counter, monkeypatch):
+    monkeypatch.setattr(database, "CLEAN_UP_ONE_IN", 1)
+    start = 60 * 30_000_000
+    for client in ("a", "b"):
+        rate_limits.take(rate_limits.API_REQUESTS, client, now=start)
+    rate_limits.take(rate_limits.STATS, "a", now=start)
+    rate_limits.take(rate_limits.API_REQUESTS, "a", now=start + 60)
+    assert sorted(RateLimitWindow.objects.values_list("key", "window")) == [("api:a", 30_000_001), ("stats:a", 30_000_000)]
