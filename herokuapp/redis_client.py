@@ -149,8 +149,8 @@ class Script:
 
 
 def send_together(client, commands):
-    """Send ``commands`` in one write on one of ``client``'s script connections and read their replies
-    in order: one round trip for all, as a pipeline makes it. A command Redis refused (NOSCRIPT, say)
+    """Send ``commands`` in one write (one system call) on one of ``client``'s script connections and
+    read their replies in order: one round trip for all, as a pipeline makes it. A command Redis refused (NOSCRIPT, say)
     has its error as its reply, so that the rest are still read; a failed connection raises."""
     import redis
     from redis.utils import HIREDIS_AVAILABLE
@@ -161,7 +161,7 @@ def send_together(client, commands):
         if HIREDIS_AVAILABLE:
             from hiredis import pack_command
 
-            connection.send_packed_command([pack_command(command) for command in commands])
+            connection.send_packed_command([b"".join(pack_command(command) for command in commands)])
         else:
             connection.send_packed_command(connection.pack_commands(commands))
         replies = []
