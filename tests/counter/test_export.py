@@ -14,6 +14,7 @@ from django.test import RequestFactory
 from counter import carried_history, history, named
 from counter.engine.base import get_store
 from counter.models import NamedCounter, RateLimitWindow
+from tests.agents import BROWSER
 from tests.counter.days import DAY, hits
 from tests.counter.round_trips import sent_by_the_app
 
@@ -32,7 +33,7 @@ def export(client, name="site/home", query=""):
 
 
 def visit(name, address):
-    named.hit(name, RequestFactory().get("/", HTTP_X_FORWARDED_FOR=address))
+    named.hit(name, RequestFactory().get("/", HTTP_X_FORWARDED_FOR=address, HTTP_USER_AGENT=BROWSER))
 
 
 def count_bots(name, day, bots):

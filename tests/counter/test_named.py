@@ -10,6 +10,7 @@ from counter import history, named, rate_limits, visitors
 from counter.engine.base import CounterUnavailable, get_store
 from counter.models import NamedCounter
 from herokuapp.redis_client import get_redis
+from tests.agents import BROWSER
 from tests.counter.round_trips import sent_by_the_app
 from tests.dyno import WebDyno, dyno_environment, router_headers, run_process
 
@@ -17,7 +18,7 @@ NAME = "example.com/home"
 
 
 def visit(address="203.0.113.9"):
-    return RequestFactory().get("/", HTTP_X_FORWARDED_FOR=address, HTTP_USER_AGENT="Mozilla/5.0")
+    return RequestFactory().get("/", HTTP_X_FORWARDED_FOR=address, HTTP_USER_AGENT=BROWSER)
 
 
 @pytest.mark.parametrize("part", [".", ".."])
