@@ -95,6 +95,8 @@ CRITERIA_TEXT = {
     "redis_rps": "counter page (Redis) requests/s >= 0.85x yardstick",
     "postgres_rps": "counter page (PostgreSQL counter) requests/s >= 0.5x yardstick",
     "redis_p99": "counter page (Redis) p99 <= 1.5x yardstick p99",
+    "api_hit_rps": "API hit of a named counter requests/s >= 0.6x yardstick",
+    "badge_rps": "SVG badge of a named counter requests/s >= 0.6x yardstick",
     "memory": "master+workers after load <= 120 MiB RSS, shared pages once",
     "boot": "boot to first 200 <= 0.5 s (median of the boots)",
 }
@@ -832,6 +834,10 @@ def criteria(summary):
         add("postgres_rps", value, 0.5, value is not None and value >= 0.5, "x", spread(postgres.get("rps_ratios")))
         value = redis.get("p99_ratio")
         add("redis_p99", value, 1.5, value is not None and value <= 1.5, "x", spread(redis.get("p99_ratios")))
+        for key, target in (("api_hit_rps", "api-hit"), ("badge_rps", "badge")):
+            value = rows.get(target, {}).get("rps_ratio")
+            if concurrency == 2:
+                add(key, value, 0.6, value is not None and value >= 0.6, "x", spread(rows.get(target, {}).get("rps_ratios")))
         django = {n: r for n, r in rows.items() if n != "yardstick" and not n.endswith(BASELINE)}
         if concurrency == 2 and django:
             if all(row["resident_mib_max"] is not None for row in django.values()):
