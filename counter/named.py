@@ -200,10 +200,12 @@ def bot_hit(name, before_creating=None, limit=None):
 
 
 def today(name):
-    """Views and unique visitors of ``name`` today."""
+    """Views, unique visitors and bots of ``name`` today."""
     row = existing(name)
-    day_name = history.day_name(row.series, history.today())
-    return {"views": get_store().get(day_name), "visitors": visitors.count(day_name)}
+    day = history.today()
+    day_name, bots_name = history.day_name(row.series, day), history.bots_name(row.series, day)
+    counts = get_store().get_many([day_name, bots_name])
+    return {"views": counts[day_name], "visitors": visitors.count(day_name), "bots": counts[bots_name]}
 
 
 def get(name):

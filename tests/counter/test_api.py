@@ -48,7 +48,7 @@ def test_the_first_hit_creates_a_counter_and_each_hit_counts_one(client):
     assert values == [1, 2, 3]
     assert get(client, f"{BASE}/example.com/home/hit").json() == {"namespace": "example.com", "key": "home", "value": 4}
     assert get(client, f"{BASE}/example.com/home").json() == {
-        "namespace": "example.com", "key": "home", "value": 4, "today": {"views": 4, "visitors": 1},
+        "namespace": "example.com", "key": "home", "value": 4, "today": {"views": 4, "visitors": 1, "bots": 0},
     }
     assert get(client, f"{BASE}/example.com/home").json()["value"] == 4  # reading does not count
 

@@ -126,7 +126,7 @@ def test_a_bots_api_hit_answers_the_value_and_counts_a_bot_not_a_view_or_a_visit
     hit = as_agent(agent).post(path, **OTHER_ADDRESS, **HTTPS)
     assert hit.status_code == 200 and hit.json()["value"] == 1
     detail = as_agent(BROWSER).get("/api/v1/counters/example.com/home", **HTTPS).json()
-    assert detail["value"] == 1 and detail["today"] == {"views": 1, "visitors": 1}
+    assert detail["value"] == 1 and detail["today"] == {"views": 1, "visitors": 1, "bots": 1}
     assert today_of("example.com/home") == (1, 1, 1)
 
 

@@ -269,7 +269,7 @@ def test_the_previews_read_the_badges_and_the_value_without_counting(client):
     assert [response.status_code for response in loaded] == [200, 200, 200]
     assert loaded[2].json()["value"] == 41
     assert named.get("example.com/read.me") == 41
-    assert named.today("example.com/read.me") == {"views": 0, "visitors": 0}
+    assert named.today("example.com/read.me") == {"views": 0, "visitors": 0, "bots": 0}
 
 
 def test_loading_the_stats_page_counts_no_view(client):
@@ -278,7 +278,7 @@ def test_loading_the_stats_page_counts_no_view(client):
     for _ in range(3):
         stats_page(client)
     assert named.get("example.com/read.me") == 9
-    assert named.today("example.com/read.me") == {"views": 2, "visitors": 0}
+    assert named.today("example.com/read.me") == {"views": 2, "visitors": 0, "bots": 0}
 
 
 def test_each_copy_button_names_its_snippet_and_stays_hidden_until_the_script_can_copy(client):

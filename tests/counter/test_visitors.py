@@ -129,14 +129,14 @@ def test_with_the_database_store_visitors_are_counted_in_the_database_even_with_
 def test_a_view_counts_even_when_its_visitor_cannot_be(store, monkeypatch, settings):
     monkeypatch.setattr(DailySalt._meta, "db_table", "no_such_table")  # the salt cannot be read
     assert named.hit("site/home", request_from("198.51.100.7")).value == 1
-    assert named.today("site/home") == {"views": 1, "visitors": 0}
+    assert named.today("site/home") == {"views": 1, "visitors": 0, "bots": 0}
 
 
 def test_hits_through_the_api_count_their_visitors(client, store, monkeypatch):
     monkeypatch.setattr(history, "today", lambda: DAY)
     for address in ("198.51.100.7", "198.51.100.7", "203.0.113.9"):
         client.post("/api/v1/counters/site/home/hit", HTTP_X_FORWARDED_FOR=address, secure=True)
-    assert client.get("/api/v1/counters/site/home", secure=True).json()["today"] == {"views": 3, "visitors": 2}
+    assert client.get("/api/v1/counters/site/home", secure=True).json()["today"] == {"views": 3, "visitors": 2, "bots": 0}
 
 
 def test_counts_reads_many_days_at_once_as_count_reads_each(store):
