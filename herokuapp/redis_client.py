@@ -71,6 +71,7 @@ class ScriptConnections:
         self.pool = pool
         self.idle = []
         self.closed = redis.ConnectionError
+        self.refused = redis.ResponseError
         _kept.add(self)
 
     def take(self):
@@ -105,25 +106,16 @@ class Script:
     wrapper), which cost more CPU than the rest of a page view that counts in Redis. What that
     layer does for a call that fails is done by the connection itself: a timeout, a broken socket
     or an exception before the reply is read disconnects it before the error is raised, and it
-    connects again on its next use. With hiredis the command is packed by hiredis itself: redis-py's
-    packer first walks every argument in Python, to split a command name holding spaces and to
-    copy byte arrays, neither of which a script's call has, and that took three times as long.
+    connects again on its next use. The command is sent as send_together sends several.
     """
 
     def __init__(self, client, source):
         import redis
-        from redis.utils import HIREDIS_AVAILABLE
 
         self.client = client
-        self.connections = script_connections(client)
         self.source = source
         self.sha = hashlib.sha1(source.encode()).hexdigest()
         self.unknown = redis.exceptions.NoScriptError  # redis-py is imported with the first client
-        self.pack = None
-        if HIREDIS_AVAILABLE:
-            from hiredis import pack_command
-
-            self.pack = pack_command
 
     def __call__(self, keys=(), args=()):
         try:
@@ -137,42 +129,43 @@ class Script:
         return ("EVALSHA", self.sha, len(keys), *keys, *args)
 
     def evalsha(self, keys, args):
-        connection = self.connections.take()
-        try:
-            if self.pack:
-                connection.send_packed_command([self.pack(self.command(keys, args))])
-            else:
-                connection.send_command(*self.command(keys, args))
-            return connection.read_response()
-        finally:
-            self.connections.put_back(connection)
+        (reply,) = send_together(self.client, [self.command(keys, args)])
+        if isinstance(reply, Exception):
+            raise reply
+        return reply
 
 
 def send_together(client, commands):
     """Send ``commands`` in one write (one system call) on one of ``client``'s script connections and
-    read their replies in order: one round trip for all, as a pipeline makes it. A command Redis refused (NOSCRIPT, say)
-    has its error as its reply, so that the rest are still read; a failed connection raises."""
-    import redis
-    from redis.utils import HIREDIS_AVAILABLE
-
+    read their replies in order: one round trip for all, as a pipeline makes it. A command Redis
+    refused (NOSCRIPT, say) has its error as its reply, so that the rest are still read; a failed
+    connection raises."""
     connections = script_connections(client)
     connection = connections.take()
     try:
-        if HIREDIS_AVAILABLE:
-            from hiredis import pack_command
-
-            connection.send_packed_command([b"".join(pack_command(command) for command in commands)])
-        else:
-            connection.send_packed_command(connection.pack_commands(commands))
+        connection.send_packed_command(packed(connection, commands))
         replies = []
         for _ in commands:
             try:
                 replies.append(connection.read_response())
-            except redis.ResponseError as error:
+            except connections.refused as error:
                 replies.append(error)
         return replies
     finally:
         connections.put_back(connection)
+
+
+def packed(connection, commands):
+    """The commands as bytes to send at once. With hiredis they are packed by hiredis itself:
+    redis-py's packer first walks every argument in Python, to split a command name holding spaces
+    and to copy byte arrays, neither of which a script's call has, and that took three times as long."""
+    from redis.utils import HIREDIS_AVAILABLE
+
+    if HIREDIS_AVAILABLE:
+        from hiredis import pack_command
+
+        return [b"".join(pack_command(command) for command in commands)]
+    return connection.pack_commands(commands)
 
 
 @receiver(setting_changed)

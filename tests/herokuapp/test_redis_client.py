@@ -21,7 +21,7 @@ from redis.connection import Encoder, PythonRespSerializer
 
 from counter.engine import scripts
 from counter.engine.redis_store import RedisStore
-from herokuapp.redis_client import get_redis, registered_script, script_connections
+from herokuapp.redis_client import get_redis, packed, registered_script, script_connections
 from tests.dyno import ROOT, dyno_environment
 from tests.redis_tls import redis_tls, redis_tls_server  # noqa: F401 (fixtures)
 
@@ -173,14 +173,16 @@ def test_a_script_returns_what_redis_py_s_own_script_object_returns(settings, re
     assert theirs == [4, b"a", -1]
 
 
-def test_a_script_sends_what_redis_py_would_send_with_hiredis_or_without(settings, redis_url):
+def test_a_script_sends_what_redis_py_would_send_with_hiredis_or_without(settings, redis_url, monkeypatch):
     client = use_redis(settings, redis_url)
     script = registered_script(client, "return {KEYS[1], ARGV[1], ARGV[2], ARGV[3]}")
     command = ("EVALSHA", script.sha, 1, KEY, "é", 7, 2.5)
     python_packer = PythonRespSerializer(6000, Encoder("utf-8", "strict", False).encode)
-    assert script.pack(command) == b"".join(python_packer.pack(*command)), "as redis-py's own packer in Python"
+    connection = script_connections(client).take()
+    assert b"".join(packed(connection, [command])) == b"".join(python_packer.pack(*command)), "as redis-py's own packer in Python"
+    script_connections(client).put_back(connection)
     assert script(keys=[KEY], args=["é", 7, 2.5]) == [KEY.encode(), "é".encode(), b"7", b"2.5"]
-    script.pack = None  # redis-py without hiredis: its own packer
+    monkeypatch.setattr(redis.utils, "HIREDIS_AVAILABLE", False)  # redis-py without hiredis: its own packer
     assert script(keys=[KEY], args=["é", 7, 2.5]) == [KEY.encode(), "é".encode(), b"7", b"2.5"]
 
 
