@@ -11,6 +11,10 @@ from tests.agents import GOOGLEBOT
 DAY = datetime.date(2026, 11, 24)
 
 
+def days_ago(days):
+    return DAY - datetime.timedelta(days=days)
+
+
 def hits(name, count):
     for _ in range(count):
         named.hit(name)

@@ -3,7 +3,6 @@ POST /api/v1/counters with "history"): checked whole, written durably with the c
 then shown wherever the counter's own days are. Each test runs with both counter stores; time is
 set by the tests: days are UTC dates."""
 
-import datetime
 import json
 
 import pytest
@@ -13,16 +12,12 @@ from counter import carried_history, history, named, visitors
 from counter.engine.base import get_store
 from counter.models import Counter, DailyVisitors, NamedCounter
 from tests.agents import BROWSER
-from tests.counter.days import DAY
+from tests.counter.days import DAY, days_ago
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("backend")]
 
 HTTPS = {"secure": True}
 BASE = "/api/v1/counters"
-
-
-def days_ago(days):
-    return DAY - datetime.timedelta(days=days)
 
 
 def entry(back, views, visitors, **extra):

@@ -15,17 +15,13 @@ from counter import carried_history, history, named
 from counter.engine.base import get_store
 from counter.models import NamedCounter, RateLimitWindow
 from tests.agents import BROWSER
-from tests.counter.days import DAY, hits
+from tests.counter.days import DAY, days_ago, hits
 from tests.counter.round_trips import sent_by_the_app
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("backend")]
 
 HTTPS = {"secure": True}
 BASE = "/api/v1/counters"
-
-
-def days_ago(days):
-    return DAY - datetime.timedelta(days=days)
 
 
 def export(client, name="site/home", query=""):

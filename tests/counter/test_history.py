@@ -12,7 +12,7 @@ from counter.engine.base import get_store
 from counter.engine.database import add_views
 from counter.models import Counter, NamedCounter
 from tests.agents import BROWSER
-from tests.counter.days import DAY, bot_hits, hits
+from tests.counter.days import DAY, bot_hits, days_ago, hits
 from tests.counter.round_trips import sent_by_the_app
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("backend")]
@@ -57,10 +57,6 @@ def test_a_counter_created_again_after_deletion_starts_a_new_history(client, clo
     hits("site/home", 1)
     assert series("site/home") != old_series
     assert history.views_per_day(series("site/home"), days=1) == [(DAY, 1)]
-
-
-def days_ago(days):
-    return DAY - datetime.timedelta(days=days)
 
 
 def test_a_years_days_are_each_read_wherever_their_views_are(clock, backend):
