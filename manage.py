@@ -13,7 +13,7 @@ def main():
     from herokuapp.environment import exit_on_configuration_error
 
     with exit_on_configuration_error():
-        settings.INSTALLED_APPS  # load settings now, so a bad variable is reported in one line
+        settings.INSTALLED_APPS  # noqa: B018 (load settings now, so a bad variable is reported in one line)
     execute_from_command_line(sys.argv)
 
 

@@ -43,8 +43,13 @@ ATTEMPTS = 2  # per Lighthouse run: a run that fails to record its trace is run 
 
 CATEGORIES = ["performance", "accessibility", "best-practices", "seo"]
 # Lighthouse's simulated timings (ms; layout shift has no unit), kept with each run's scores.
-METRICS = ["first-contentful-paint", "largest-contentful-paint", "total-blocking-time", "cumulative-layout-shift",
-           "speed-index"]
+METRICS = [
+    "first-contentful-paint",
+    "largest-contentful-paint",
+    "total-blocking-time",
+    "cumulative-layout-shift",
+    "speed-index",
+]
 LIGHTHOUSE_TARGETS = {"performance": 0.95, "accessibility": 1.0, "best-practices": 1.0, "seo": 1.0}
 OBSERVATORY_TARGETS = {"grade": "A+", "score": 130, "tests_passed": 10}
 
@@ -72,15 +77,23 @@ def check_ports_free(*ports):
             except PermissionError:
                 raise AuditError(f"port {port} needs root: the Observatory scans only ports 80 and 443") from None
             except OSError as error:
-                raise AuditError(f"port {port} on 127.0.0.1 is taken ({error.strerror}); stop what listens there "
-                                 "(for example a system nginx: service nginx stop) and run this again") from None
+                raise AuditError(
+                    f"port {port} on 127.0.0.1 is taken ({error.strerror}); stop what listens there "
+                    "(for example a system nginx: service nginx stop) and run this again"
+                ) from None
 
 
 def serve(directory):
     """Build, release and start a production dyno on a SQLite file; return it, started."""
     build_env = dyno_environment()  # no SECRET_KEY, no DYNO, no services: the build's configuration
-    build = subprocess.run([sys.executable, "manage.py", "collectstatic", "--noinput", "--verbosity", "0"],
-                           cwd=ROOT, env=build_env, capture_output=True, text=True, timeout=300)
+    build = subprocess.run(
+        [sys.executable, "manage.py", "collectstatic", "--noinput", "--verbosity", "0"],
+        cwd=ROOT,
+        env=build_env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     if build.returncode:
         raise AuditError(f"collectstatic failed:\n{build.stderr}")
     env = dyno_environment(
@@ -105,9 +118,20 @@ def lighthouse(url, runs, directory):
         report = directory / f"lighthouse-{run}.json"
         for attempt in range(1, ATTEMPTS + 1):
             result = subprocess.run(
-                ["node", str(LIGHTHOUSE), url, "--quiet", "--output=json", f"--output-path={report}",
-                 f"--only-categories={','.join(CATEGORIES)}", f"--chrome-flags={' '.join(flags)}"],
-                env=os.environ | {"CHROME_PATH": CHROMIUM}, capture_output=True, text=True, timeout=300,
+                [
+                    "node",
+                    str(LIGHTHOUSE),
+                    url,
+                    "--quiet",
+                    "--output=json",
+                    f"--output-path={report}",
+                    f"--only-categories={','.join(CATEGORIES)}",
+                    f"--chrome-flags={' '.join(flags)}",
+                ],
+                env=os.environ | {"CHROME_PATH": CHROMIUM},
+                capture_output=True,
+                text=True,
+                timeout=300,
             )
             if result.returncode == 0 and report.exists():
                 break
@@ -117,11 +141,17 @@ def lighthouse(url, runs, directory):
             # Lighthouse itself asks to be run again after a failed trace (NO_NAVSTART, NO_FCP...).
             print(f"lighthouse run {run} failed, running it again: {error.splitlines()[-1]}", flush=True)
         data = json.loads(report.read_text())
-        scores.append({name: data["categories"][name]["score"] for name in CATEGORIES}
-                      | {"metrics": {metric: round(data["audits"][metric]["numericValue"], 3) for metric in METRICS}})
+        scores.append(
+            {name: data["categories"][name]["score"] for name in CATEGORIES}
+            | {"metrics": {metric: round(data["audits"][metric]["numericValue"], 3) for metric in METRICS}}
+        )
         failing = failing_audits(data)
-        print(f"lighthouse run {run}: " + ", ".join(f"{name} {scores[-1][name]:.2f}" for name in CATEGORIES)
-              + (f" (short of 1: {', '.join(failing)})" if failing else ""), flush=True)
+        print(
+            f"lighthouse run {run}: "
+            + ", ".join(f"{name} {scores[-1][name]:.2f}" for name in CATEGORIES)
+            + (f" (short of 1: {', '.join(failing)})" if failing else ""),
+            flush=True,
+        )
     medians = {name: statistics.median(run[name] for run in scores) for name in CATEGORIES}
     return medians, scores
 
@@ -149,7 +179,10 @@ def observatory(host, ca_file):
     # trusting the run's CA instead.
     result = subprocess.run(
         ["node", str(OBSERVATORY / "src" / "scan.js"), host],
-        env=os.environ | {"NODE_EXTRA_CA_CERTS": str(ca_file)}, capture_output=True, text=True, timeout=120,
+        env=os.environ | {"NODE_EXTRA_CA_CERTS": str(ca_file)},
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     try:
         report = json.loads(result.stdout)
@@ -163,8 +196,10 @@ def observatory(host, ca_file):
         "score": scan["score"],
         "tests_passed": scan["testsPassed"],
         "tests": scan["testsQuantity"],
-        "results": {name: {"result": test["result"], "pass": test["pass"], "modifier": test["scoreModifier"]}
-                    for name, test in sorted(report["tests"].items())},
+        "results": {
+            name: {"result": test["result"], "pass": test["pass"], "modifier": test["scoreModifier"]}
+            for name, test in sorted(report["tests"].items())
+        },
     }
 
 
@@ -178,18 +213,45 @@ def table(results):
     rows = [("tool", "measure", "result", "target", "met")]
     for name in CATEGORIES:
         value, target = results["lighthouse"]["median"][name], LIGHTHOUSE_TARGETS[name]
-        rows.append(("Lighthouse", f"{name} (median of {len(results['lighthouse']['runs'])})",
-                     f"{value:.2f}", f">= {target:.2f}", "yes" if met(value, target) else "NO"))
+        rows.append(
+            (
+                "Lighthouse",
+                f"{name} (median of {len(results['lighthouse']['runs'])})",
+                f"{value:.2f}",
+                f">= {target:.2f}",
+                "yes" if met(value, target) else "NO",
+            )
+        )
     scan = results["observatory"]
-    rows.append(("Observatory", "grade", scan["grade"], OBSERVATORY_TARGETS["grade"],
-                 "yes" if met(scan["grade"], OBSERVATORY_TARGETS["grade"]) else "NO"))
-    rows.append(("Observatory", "score", str(scan["score"]), f">= {OBSERVATORY_TARGETS['score']}",
-                 "yes" if met(scan["score"], OBSERVATORY_TARGETS["score"]) else "NO"))
-    rows.append(("Observatory", "tests passed", f"{scan['tests_passed']}/{scan['tests']}",
-                 f"{OBSERVATORY_TARGETS['tests_passed']}/{scan['tests']}",
-                 "yes" if met(scan["tests_passed"], OBSERVATORY_TARGETS["tests_passed"]) else "NO"))
+    rows.append(
+        (
+            "Observatory",
+            "grade",
+            scan["grade"],
+            OBSERVATORY_TARGETS["grade"],
+            "yes" if met(scan["grade"], OBSERVATORY_TARGETS["grade"]) else "NO",
+        )
+    )
+    rows.append(
+        (
+            "Observatory",
+            "score",
+            str(scan["score"]),
+            f">= {OBSERVATORY_TARGETS['score']}",
+            "yes" if met(scan["score"], OBSERVATORY_TARGETS["score"]) else "NO",
+        )
+    )
+    rows.append(
+        (
+            "Observatory",
+            "tests passed",
+            f"{scan['tests_passed']}/{scan['tests']}",
+            f"{OBSERVATORY_TARGETS['tests_passed']}/{scan['tests']}",
+            "yes" if met(scan["tests_passed"], OBSERVATORY_TARGETS["tests_passed"]) else "NO",
+        )
+    )
     widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
-    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows]
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows]
     lines.insert(1, "  ".join("-" * width for width in widths))
     return "\n".join(lines)
 
@@ -227,11 +289,14 @@ def main(argv=None):
         "observatory": scan | {"targets": OBSERVATORY_TARGETS},
     }
     results["targets_met"] = all(met(medians[name], LIGHTHOUSE_TARGETS[name]) for name in CATEGORIES) and all(
-        met(scan[name], target) for name, target in OBSERVATORY_TARGETS.items())
+        met(scan[name], target) for name, target in OBSERVATORY_TARGETS.items()
+    )
     args.output.write_text(json.dumps(results, indent=2) + "\n")
     print()
     print(table(results))
-    print(f"\nall targets met: {'yes' if results['targets_met'] else 'NO'}; written to {args.output.relative_to(ROOT) if args.output.is_relative_to(ROOT) else args.output}")
+    print(
+        f"\nall targets met: {'yes' if results['targets_met'] else 'NO'}; written to {args.output.relative_to(ROOT) if args.output.is_relative_to(ROOT) else args.output}"
+    )
 
 
 if __name__ == "__main__":

@@ -78,10 +78,28 @@ TARGETS = [
     ("postgres", "counter page, database counter, PostgreSQL", "herokuapp.wsgi", "pg", "/"),
     ("sqlite", "counter page, database counter, SQLite", "herokuapp.wsgi", "sqlite", "/"),
     ("static", "hashed static file (site.css)", "herokuapp.wsgi", "redis-pg", "static"),
-    ("api-hit", "API hit of a named counter, Redis (PostgreSQL)", "herokuapp.wsgi", "redis-pg", "/api/v1/counters/bench/page/hit"),
-    ("badge", "SVG badge of a named counter, Redis (PostgreSQL)", "herokuapp.wsgi", "redis-pg", "/badge/bench/readme.svg"),
+    (
+        "api-hit",
+        "API hit of a named counter, Redis (PostgreSQL)",
+        "herokuapp.wsgi",
+        "redis-pg",
+        "/api/v1/counters/bench/page/hit",
+    ),
+    (
+        "badge",
+        "SVG badge of a named counter, Redis (PostgreSQL)",
+        "herokuapp.wsgi",
+        "redis-pg",
+        "/badge/bench/readme.svg",
+    ),
     ("csv-redis", "stats CSV of 366 days, Redis (PostgreSQL)", "herokuapp.wsgi", "redis-pg", f"{STATS_CSV}?days=366"),
-    ("csv-postgres", "stats CSV of 366 days, database counter, PostgreSQL", "herokuapp.wsgi", "pg", f"{STATS_CSV}?days=366"),
+    (
+        "csv-postgres",
+        "stats CSV of 366 days, database counter, PostgreSQL",
+        "herokuapp.wsgi",
+        "pg",
+        f"{STATS_CSV}?days=366",
+    ),
     ("yardstick", "yardstick: bare WSGI + one Redis INCR", "bench.yardstick:application", "redis", "/"),
 ]
 TARGET_NAMES = [t[0] for t in TARGETS]
@@ -176,10 +194,14 @@ class Services:
             try:
                 self.clients[url].ping()
             except redis.RedisError as error:
-                raise BenchError(f"Redis is not reachable at {url} ({error}); start it, or set BENCH_REDIS_URL") from None
+                raise BenchError(
+                    f"Redis is not reachable at {url} ({error}); start it, or set BENCH_REDIS_URL"
+                ) from None
             self.clients[url].flushdb()
         self.redis = self.clients[REDIS_URL]
-        self.stores = {database: counter_store(tree(database, workdir)) for database in self.redis_urls if database != "redis"}
+        self.stores = {
+            database: counter_store(tree(database, workdir)) for database in self.redis_urls if database != "redis"
+        }
         self.sqlite_path = Path(workdir) / "bench.sqlite3"
         # One database per configuration, so that the Redis counter's flusher and the database
         # counter never write to the same row.
@@ -255,7 +277,8 @@ def resolve(ref):
     """The commit that ``ref`` names in the repository."""
     result = subprocess.run(
         ["git", "-C", str(ROOT), "rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}"],
-        capture_output=True, text=True,
+        capture_output=True,
+        text=True,
     )
     if result.returncode:
         raise BenchError(f"--baseline {ref}: the repository has no such commit")
@@ -266,8 +289,11 @@ def extract(commit, directory):
     """Write the tree of ``commit`` into ``directory`` with git archive, which leaves the
     repository's checkout, index and worktrees as they are."""
     directory.mkdir()
-    run_checked(f"set -o pipefail; git -C {shlex.quote(str(ROOT))} archive {commit} | tar -x -C {shlex.quote(str(directory))}",
-                dict(os.environ), f"extracting {commit}")
+    run_checked(
+        f"set -o pipefail; git -C {shlex.quote(str(ROOT))} archive {commit} | tar -x -C {shlex.quote(str(directory))}",
+        dict(os.environ),
+        f"extracting {commit}",
+    )
 
 
 def with_twins(targets, baseline):
@@ -376,7 +402,7 @@ def machine_shares(before, after):
     """The shares of the machine's CPU time between two machine_cpu() readings that stood idle and
     that were stolen: a load that leaves CPUs idle is waiting on something other than them, and one
     whose CPUs were stolen measured the hypervisor's other guests as well as the target."""
-    total, idle, stolen = (a - b for a, b in zip(after, before))
+    total, idle, stolen = (a - b for a, b in zip(after, before, strict=True))
     return {"idle": idle / total, "steal": stolen / total} if total > 0 else {"idle": None, "steal": None}
 
 
@@ -473,7 +499,11 @@ class Server:
         started = time.perf_counter()
         self.process = subprocess.Popen(
             ["bash", "-c", f"exec {web_command(self.app)}"],
-            cwd=self.cwd, env=self.env, stdout=self.log_file, stderr=subprocess.STDOUT, start_new_session=True,
+            cwd=self.cwd,
+            env=self.env,
+            stdout=self.log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         deadline = started + timeout
         while time.perf_counter() < deadline:
@@ -531,8 +561,16 @@ def wrk(port, path, seconds, args, during=None):
     """Load the server for ``seconds``; ``during()``, if given, is called a second into the load
     (halfway, for a shorter one) and its answer returned as ``during``."""
     command = [
-        "wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{seconds}s", "--latency",
-        "--timeout", "10s", "-s", str(LUA), f"http://127.0.0.1:{port}{path}",
+        "wrk",
+        f"-t{args.threads}",
+        f"-c{args.connections}",
+        f"-d{seconds}s",
+        "--latency",
+        "--timeout",
+        "10s",
+        "-s",
+        str(LUA),
+        f"http://127.0.0.1:{port}{path}",
     ]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -548,7 +586,7 @@ def wrk(port, path, seconds, args, during=None):
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if process.returncode:
         raise BenchError(f"wrk failed:\n{stdout}{stderr}")
-    line = next((l for l in stdout.splitlines() if l.startswith("BENCH_JSON ")), None)
+    line = next((text for text in stdout.splitlines() if text.startswith("BENCH_JSON ")), None)
     if line is None:
         raise BenchError(f"wrk printed no BENCH_JSON line (is bench/router.lua in use?):\n{stdout}")
     measured = json.loads(line.removeprefix("BENCH_JSON "))
@@ -568,8 +606,10 @@ def access_log_statuses(text):
 
 def log_problems(text):
     return [
-        line for line in text.splitlines()
-        if line.startswith(("level=WARNING", "level=ERROR", "level=CRITICAL")) or re.search(r"\[(ERROR|CRITICAL)\]", line)
+        line
+        for line in text.splitlines()
+        if line.startswith(("level=WARNING", "level=ERROR", "level=CRITICAL"))
+        or re.search(r"\[(ERROR|CRITICAL)\]", line)
     ]
 
 
@@ -650,7 +690,9 @@ def measure(target, concurrency, services, secret_key, workdir, args, static_pat
         "rps": requests / (load["duration_us"] / 1e6),
         "latency_ms": {k: v / 1000 for k, v in load["latency_us"].items()},
         "bytes_per_response": load["bytes"] / requests if requests else None,
-        "response_headers_sample": {k: v for k, v in headers.items() if k.lower() in ("content-type", "content-encoding", "content-length")},
+        "response_headers_sample": {
+            k: v for k, v in headers.items() if k.lower() in ("content-type", "content-encoding", "content-length")
+        },
         "wrk_errors": errors,
         "socket_errors": errors["connect"] + errors["read"] + errors["write"] + errors["timeout"],
         "access_log_statuses": statuses,
@@ -720,7 +762,9 @@ def measure_spread(measure_once, retries):
             log(f"  {run['target']}: one worker used {lopsided_left_out[-1]:.0%} of the workers' CPU, measuring again")
         elif stolen(run):
             stolen_left_out.append(run["machine_steal_share"])
-            log(f"  {run['target']}: the hypervisor took {stolen_left_out[-1]:.0%} of the machine's CPU time, measuring again")
+            log(
+                f"  {run['target']}: the hypervisor took {stolen_left_out[-1]:.0%} of the machine's CPU time, measuring again"
+            )
         else:
             break
     run["attempts"] = attempt
@@ -761,10 +805,13 @@ def summarize(runs, concurrencies, targets):
             mine = [r for r in runs if r["concurrency"] == concurrency and r["target"] == name]
             if not mine:
                 continue
-            rps_ratios = [r["rps"] / yard[r["round"]]["rps"] for r in mine if r["round"] in yard and yard[r["round"]]["rps"]]
+            rps_ratios = [
+                r["rps"] / yard[r["round"]]["rps"] for r in mine if r["round"] in yard and yard[r["round"]]["rps"]
+            ]
             p99_ratios = [
                 r["latency_ms"]["p99"] / yard[r["round"]]["latency_ms"]["p99"]
-                for r in mine if r["round"] in yard and yard[r["round"]]["latency_ms"]["p99"]
+                for r in mine
+                if r["round"] in yard and yard[r["round"]]["latency_ms"]["p99"]
             ]
             rows[name] = {
                 "rounds": len(mine),
@@ -822,10 +869,18 @@ def criteria(summary):
         rows = data["targets"]
 
         def add(key, value, limit, ok, unit, detail=""):
-            results.append({
-                "criterion": key, "text": CRITERIA_TEXT[key], "web_concurrency": concurrency,
-                "value": value, "limit": limit, "unit": unit, "met": ok if value is not None else None, "detail": detail,
-            })
+            results.append(
+                {
+                    "criterion": key,
+                    "text": CRITERIA_TEXT[key],
+                    "web_concurrency": concurrency,
+                    "value": value,
+                    "limit": limit,
+                    "unit": unit,
+                    "met": ok if value is not None else None,
+                    "detail": detail,
+                }
+            )
 
         redis, postgres = rows.get("redis", {}), rows.get("postgres", {})
         value = redis.get("rps_ratio")
@@ -837,23 +892,42 @@ def criteria(summary):
         for key, target in (("api_hit_rps", "api-hit"), ("badge_rps", "badge")):
             value = rows.get(target, {}).get("rps_ratio")
             if concurrency == 2:
-                add(key, value, 0.6, value is not None and value >= 0.6, "x", spread(rows.get(target, {}).get("rps_ratios")))
+                add(
+                    key,
+                    value,
+                    0.6,
+                    value is not None and value >= 0.6,
+                    "x",
+                    spread(rows.get(target, {}).get("rps_ratios")),
+                )
         django = {n: r for n, r in rows.items() if n != "yardstick" and not n.endswith(BASELINE)}
         if concurrency == 2 and django:
             if all(row["resident_mib_max"] is not None for row in django.values()):
                 worst = max(django, key=lambda n: django[n]["resident_mib_max"])
                 value = django[worst]["resident_mib_max"]
-                add("memory", value, 120, value <= 120, "MiB",
+                add(
+                    "memory",
+                    value,
+                    120,
+                    value <= 120,
+                    "MiB",
                     f"largest of any app target ({worst}, highest round); the sum of its processes' RSS "
-                    f"{django[worst]['rss_mib_max']:.1f} MiB, their PSS {django[worst]['pss_mib']:.1f} MiB")
+                    f"{django[worst]['rss_mib_max']:.1f} MiB, their PSS {django[worst]['pss_mib']:.1f} MiB",
+                )
             else:
                 add("memory", None, 120, False, "MiB", "reading which pages processes share needs root")
         boots = data["boot_by_configuration"]
         if boots:
             worst = max(boots, key=lambda n: boots[n]["median"])
             value = boots[worst]["median"]
-            add("boot", value, 0.5, value <= 0.5, "s",
-                f"slowest configuration's median of its {len(boots[worst]['boots'])} boots ({worst})")
+            add(
+                "boot",
+                value,
+                0.5,
+                value <= 0.5,
+                "s",
+                f"slowest configuration's median of its {len(boots[worst]['boots'])} boots ({worst})",
+            )
     return results
 
 
@@ -865,25 +939,54 @@ def table(summary, checks, labels):
     lines = []
     width = max([9] + [len(name) for name in labels])
     columns = [
-        ("target", "<", width), ("req/s", ">", 7), ("x yard", ">", 6), ("p50 ms", ">", 7), ("p90 ms", ">", 7),
-        ("p99 ms", ">", 7), ("p99 x", ">", 6), ("non-2xx", ">", 7), ("sock err", ">", 8),
-        ("app cpu", ">", 7), ("pg cpu", ">", 6), ("redis", ">", 6), ("dyno MiB", ">", 8), ("RSS MiB", ">", 7),
-        ("PSS MiB", ">", 7), ("boot s", ">", 6),
+        ("target", "<", width),
+        ("req/s", ">", 7),
+        ("x yard", ">", 6),
+        ("p50 ms", ">", 7),
+        ("p90 ms", ">", 7),
+        ("p99 ms", ">", 7),
+        ("p99 x", ">", 6),
+        ("non-2xx", ">", 7),
+        ("sock err", ">", 8),
+        ("app cpu", ">", 7),
+        ("pg cpu", ">", 6),
+        ("redis", ">", 6),
+        ("dyno MiB", ">", 8),
+        ("RSS MiB", ">", 7),
+        ("PSS MiB", ">", 7),
+        ("boot s", ">", 6),
     ]
     header = "  ".join(format(title, f"{align}{width}") for title, align, width in columns)
     for concurrency, data in summary.items():
-        lines.append(f"WEB_CONCURRENCY={concurrency} (medians over {len(data['rounds'])} rounds; cpu in ms per request)")
+        lines.append(
+            f"WEB_CONCURRENCY={concurrency} (medians over {len(data['rounds'])} rounds; cpu in ms per request)"
+        )
         lines.append(header)
         lines.append("-" * len(header))
         for name, row in data["targets"].items():
             cells = [
-                name, fmt(row["rps"], ".0f"), fmt(row["rps_ratio"], ".2f"), fmt(row["p50_ms"], ".1f"),
-                fmt(row["p90_ms"], ".1f"), fmt(row["p99_ms"], ".1f"), fmt(row["p99_ratio"], ".2f"),
-                str(row["non_2xx"]), str(row["socket_errors"]), fmt(row["server_cpu_ms"], ".2f"),
-                fmt(row["postgres_cpu_ms"], ".2f"), fmt(row["redis_cpu_ms"], ".2f"), fmt(row["resident_mib"], ".1f"),
-                fmt(row["rss_mib"], ".1f"), fmt(row["pss_mib"], ".1f"), fmt(row["boot_s"], ".2f"),
+                name,
+                fmt(row["rps"], ".0f"),
+                fmt(row["rps_ratio"], ".2f"),
+                fmt(row["p50_ms"], ".1f"),
+                fmt(row["p90_ms"], ".1f"),
+                fmt(row["p99_ms"], ".1f"),
+                fmt(row["p99_ratio"], ".2f"),
+                str(row["non_2xx"]),
+                str(row["socket_errors"]),
+                fmt(row["server_cpu_ms"], ".2f"),
+                fmt(row["postgres_cpu_ms"], ".2f"),
+                fmt(row["redis_cpu_ms"], ".2f"),
+                fmt(row["resident_mib"], ".1f"),
+                fmt(row["rss_mib"], ".1f"),
+                fmt(row["pss_mib"], ".1f"),
+                fmt(row["boot_s"], ".2f"),
             ]
-            lines.append("  ".join(format(cell, f"{align}{width}") for cell, (_, align, width) in zip(cells, columns)))
+            lines.append(
+                "  ".join(
+                    format(cell, f"{align}{width}") for cell, (_, align, width) in zip(cells, columns, strict=True)
+                )
+            )
         lines.append("")
     lines.append("Targets (met or not, on the medians above):")
     for check in checks:
@@ -892,33 +995,62 @@ def table(summary, checks, labels):
         # Three decimals, so that a ratio just under its limit never prints as the limit itself.
         value = "-" if check["value"] is None else f"{check['value']:.3f}{units[check['unit']]}"
         detail = f"  ({check['detail']})" if check["detail"] else ""
-        lines.append(f"  WEB_CONCURRENCY={check['web_concurrency']}  {check['text']:<62} {value:>10}  {verdict}{detail}")
-    problems = [
-        f"WEB_CONCURRENCY={concurrency} {name}: " + ", ".join(
-            f"{row[key]} {what}" for key, what in (
-                ("non_2xx", "non-2xx responses"), ("socket_errors", "socket errors"),
-                ("log_problems", "warning/error log lines"), ("uncounted", "requests not counted"),
-            ) if row[key]
+        lines.append(
+            f"  WEB_CONCURRENCY={check['web_concurrency']}  {check['text']:<62} {value:>10}  {verdict}{detail}"
         )
-        for concurrency, data in summary.items() for name, row in data["targets"].items()
+    problems = [
+        f"WEB_CONCURRENCY={concurrency} {name}: "
+        + ", ".join(
+            f"{row[key]} {what}"
+            for key, what in (
+                ("non_2xx", "non-2xx responses"),
+                ("socket_errors", "socket errors"),
+                ("log_problems", "warning/error log lines"),
+                ("uncounted", "requests not counted"),
+            )
+            if row[key]
+        )
+        for concurrency, data in summary.items()
+        for name, row in data["targets"].items()
         if row["non_2xx"] or row["socket_errors"] or row["log_problems"] or row["uncounted"]
     ]
     lines.append("")
-    lines.append("Checks: " + ("every response was a 200, with no socket error, no warning in the logs, and every "
-                               "page view counted" if not problems else "PROBLEMS"))
+    lines.append(
+        "Checks: "
+        + (
+            "every response was a 200, with no socket error, no warning in the logs, and every page view counted"
+            if not problems
+            else "PROBLEMS"
+        )
+    )
     lines.extend(f"  {problem}" for problem in problems)
-    lines.append(retried(
-        summary, "measured_again", "lopsided",
-        f"Spread: {{}} run(s) measured again because one worker used over {LOPSIDED_SHARE:.0%} of the workers' CPU; ",
-        "lopsided still after the retries: {}", "every run kept spread its load",
-    ))
-    lines.append(retried(
-        summary, "measured_again_stolen", "stolen",
-        f"Steal: {{}} run(s) measured again because the hypervisor took over {STOLEN_SHARE:.0%} of the machine's CPU time; ",
-        "stolen still after the retries: {}", "no run kept lost more",
-    ))
+    lines.append(
+        retried(
+            summary,
+            "measured_again",
+            "lopsided",
+            f"Spread: {{}} run(s) measured again because one worker used over {LOPSIDED_SHARE:.0%} of the workers' CPU; ",
+            "lopsided still after the retries: {}",
+            "every run kept spread its load",
+        )
+    )
+    lines.append(
+        retried(
+            summary,
+            "measured_again_stolen",
+            "stolen",
+            f"Steal: {{}} run(s) measured again because the hypervisor took over {STOLEN_SHARE:.0%} of the machine's CPU time; ",
+            "stolen still after the retries: {}",
+            "no run kept lost more",
+        )
+    )
     stolen_most = [row["steal_share_max"] for data in summary.values() for row in data["targets"].values()]
-    idle = [row["idle_share"] for data in summary.values() for row in data["targets"].values() if row["idle_share"] is not None]
+    idle = [
+        row["idle_share"]
+        for data in summary.values()
+        for row in data["targets"].values()
+        if row["idle_share"] is not None
+    ]
     if idle:
         lines.append(
             f"Machine: during the loads its CPUs stood idle {min(idle):.0%}-{max(idle):.0%} of the time (median per target), "
@@ -938,14 +1070,18 @@ def compare(runs, concurrencies, names):
     for concurrency in concurrencies:
         rows = {}
         for name in names:
-            new, base = ({r["round"]: r for r in runs if r["concurrency"] == concurrency and r["target"] == n}
-                         for n in (name, name + BASELINE))
+            new, base = (
+                {r["round"]: r for r in runs if r["concurrency"] == concurrency and r["target"] == n}
+                for n in (name, name + BASELINE)
+            )
             rounds = sorted(set(new) & set(base))
             if not rounds:
                 continue
             rps_ratios = [new[n]["rps"] / base[n]["rps"] for n in rounds if base[n]["rps"]]
             p99_ratios = [
-                new[n]["latency_ms"]["p99"] / base[n]["latency_ms"]["p99"] for n in rounds if base[n]["latency_ms"]["p99"]
+                new[n]["latency_ms"]["p99"] / base[n]["latency_ms"]["p99"]
+                for n in rounds
+                if base[n]["latency_ms"]["p99"]
             ]
             rows[name] = {
                 "baseline": name + BASELINE,
@@ -971,20 +1107,36 @@ def ab_table(ab, baseline):
         "dyno MiB and boot s: each side's median.",
     ]
     columns = [
-        ("target", "<", 9), ("req/s x", ">", 7), ("rounds", ">", 9), ("p99 x", ">", 6), ("rounds", ">", 9),
-        ("dyno MiB new", ">", 12), ("base", ">", 6), ("boot s new", ">", 10), ("base", ">", 5),
+        ("target", "<", 9),
+        ("req/s x", ">", 7),
+        ("rounds", ">", 9),
+        ("p99 x", ">", 6),
+        ("rounds", ">", 9),
+        ("dyno MiB new", ">", 12),
+        ("base", ">", 6),
+        ("boot s new", ">", 10),
+        ("base", ">", 5),
     ]
     header = "  ".join(format(title, f"{align}{width}") for title, align, width in columns)
     for concurrency, rows in ab.items():
         lines += ["", f"WEB_CONCURRENCY={concurrency}", header, "-" * len(header)]
         for name, row in rows.items():
             cells = [
-                name, fmt(row["rps_ratio"], ".2f"), lowest_highest(row["rps_ratios"]),
-                fmt(row["p99_ratio"], ".2f"), lowest_highest(row["p99_ratios"]),
-                fmt(row["resident_mib"], ".1f"), fmt(row["baseline_resident_mib"], ".1f"),
-                fmt(row["boot_s"], ".2f"), fmt(row["baseline_boot_s"], ".2f"),
+                name,
+                fmt(row["rps_ratio"], ".2f"),
+                lowest_highest(row["rps_ratios"]),
+                fmt(row["p99_ratio"], ".2f"),
+                lowest_highest(row["p99_ratios"]),
+                fmt(row["resident_mib"], ".1f"),
+                fmt(row["baseline_resident_mib"], ".1f"),
+                fmt(row["boot_s"], ".2f"),
+                fmt(row["baseline_boot_s"], ".2f"),
             ]
-            lines.append("  ".join(format(cell, f"{align}{width}") for cell, (_, align, width) in zip(cells, columns)))
+            lines.append(
+                "  ".join(
+                    format(cell, f"{align}{width}") for cell, (_, align, width) in zip(cells, columns, strict=True)
+                )
+            )
     return "\n".join(lines)
 
 
@@ -996,7 +1148,9 @@ def retried(summary, again_key, kept_key, heading, kept_text, none_kept):
     """A table line: how many runs were measured again for one reason, then which targets' kept runs
     still had it (with how many), or ``none_kept``."""
     rows = [(concurrency, name, row) for concurrency, data in summary.items() for name, row in data["targets"].items()]
-    kept = [f"WEB_CONCURRENCY={concurrency} {name} ({row[kept_key]})" for concurrency, name, row in rows if row[kept_key]]
+    kept = [
+        f"WEB_CONCURRENCY={concurrency} {name} ({row[kept_key]})" for concurrency, name, row in rows if row[kept_key]
+    ]
     again = sum(row[again_key] for _, _, row in rows)
     return heading.format(again) + (kept_text.format(", ".join(kept)) if kept else none_kept)
 
@@ -1036,7 +1190,10 @@ def chart(summary, title):
         x = left + i * 170
         out.append(f'<rect x="{x}" y="36" width="12" height="12" fill="{colours[i % 4]}"/>')
         out.append(f'<text x="{x + 18}" y="46">WEB_CONCURRENCY={c}</text>')
-    panels = [("rps", "requests/s (median over rounds)", "requests per second"), ("p99_ms", "p99 latency (median over rounds)", "milliseconds")]
+    panels = [
+        ("rps", "requests/s (median over rounds)", "requests per second"),
+        ("p99_ms", "p99 latency (median over rounds)", "milliseconds"),
+    ]
     for p, (key, panel_title, axis) in enumerate(panels):
         y0 = top + p * (panel_h + gap)
         bottom = y0 + panel_h
@@ -1070,7 +1227,9 @@ def chart(summary, title):
                 out.append(
                     f'<text x="{x + bar_w / 2 - 1:.1f}" y="{bottom - h - 3:.1f}" text-anchor="middle" font-size="10">{value:.0f}</text>'
                 )
-            out.append(f'<text x="{left + g * group_w + group_w / 2:.1f}" y="{bottom + 16}" text-anchor="middle">{esc(name)}</text>')
+            out.append(
+                f'<text x="{left + g * group_w + group_w / 2:.1f}" y="{bottom + 16}" text-anchor="middle">{esc(name)}</text>'
+            )
         out.append(f'<text x="{left + plot_w / 2}" y="{bottom + 34}" text-anchor="middle">target</text>')
     out.append("</svg>")
     return "\n".join(out) + "\n"
@@ -1116,13 +1275,22 @@ def parse_args(argv):
     parser.add_argument("--targets", default=",".join(TARGET_NAMES), help=f"subset of {','.join(TARGET_NAMES)}")
     parser.add_argument("--threads", type=int, default=2, help="wrk threads (default 2)")
     parser.add_argument("--connections", type=int, default=16, help="wrk connections (default 16)")
-    parser.add_argument("--retries", type=int, default=2,
-                        help=f"times a run is measured again when one worker used over {LOPSIDED_SHARE * 100:.0f}%% of the workers' CPU, "
-                             f"or the hypervisor took over {STOLEN_SHARE * 100:.0f}%% of the machine's (default 2)")
-    parser.add_argument("--baseline", metavar="REF",
-                        help=f"also serve git revision REF's tree as {' and '.join(t + BASELINE for t in TWINNED)}, "
-                             "each beside its target in every round, and compare the two (A/B)")
-    parser.add_argument("--output", default=str(BENCH / "results.json"), help="JSON results (default bench/results.json)")
+    parser.add_argument(
+        "--retries",
+        type=int,
+        default=2,
+        help=f"times a run is measured again when one worker used over {LOPSIDED_SHARE * 100:.0f}%% of the workers' CPU, "
+        f"or the hypervisor took over {STOLEN_SHARE * 100:.0f}%% of the machine's (default 2)",
+    )
+    parser.add_argument(
+        "--baseline",
+        metavar="REF",
+        help=f"also serve git revision REF's tree as {' and '.join(t + BASELINE for t in TWINNED)}, "
+        "each beside its target in every round, and compare the two (A/B)",
+    )
+    parser.add_argument(
+        "--output", default=str(BENCH / "results.json"), help="JSON results (default bench/results.json)"
+    )
     parser.add_argument("--chart", default=str(BENCH / "chart.svg"), help="SVG chart (default bench/chart.svg)")
     args = parser.parse_args(argv)
     if args.rounds is None:
@@ -1170,7 +1338,7 @@ def main(argv):
     workdir = tempfile.mkdtemp(prefix="herokuapp-bench-")
     services = None
     runs = []
-    started = datetime.datetime.now(datetime.timezone.utc)
+    started = datetime.datetime.now(datetime.UTC)
     try:
         if args.baseline:
             log(f"bench: baseline {baseline}: its tree from git archive")
@@ -1179,8 +1347,12 @@ def main(argv):
         secret_key = secrets.token_urlsafe(50)
         log("bench: build (collectstatic) and release (migrate) for each database")
         for directory in [ROOT, tree(BASELINE, workdir)] if args.baseline else [ROOT]:
-            run_checked("python manage.py collectstatic --noinput --verbosity 0", base_environment(), "collectstatic",
-                        cwd=directory)
+            run_checked(
+                "python manage.py collectstatic --noinput --verbosity 0",
+                base_environment(),
+                "collectstatic",
+                cwd=directory,
+            )
         for database in services.urls:
             env = base_environment() | {"DATABASE_URL": services.urls[database], "SECRET_KEY": secret_key}
             if database in services.redis_urls:
@@ -1189,8 +1361,10 @@ def main(argv):
         info = machine(services)
         by_name = {t[0]: t for t in targets}
         planned = list(schedule(args.rounds, args.concurrency, list(by_name)))
-        log(f"bench: {len(planned)} runs of {args.warmup} s warm-up + {args.duration} s load "
-            f"(wrk -t{args.threads} -c{args.connections}); load average {' '.join(info['loadavg_at_start'])}")
+        log(
+            f"bench: {len(planned)} runs of {args.warmup} s warm-up + {args.duration} s load "
+            f"(wrk -t{args.threads} -c{args.connections}); load average {' '.join(info['loadavg_at_start'])}"
+        )
         static_path = None
         for round_number, concurrency, name in planned:
             target = by_name[name]
@@ -1208,11 +1382,13 @@ def main(argv):
                 spread += f", connections {'/'.join(map(str, run['connections_per_worker']))}"
             if run["machine_steal_share"] is not None:
                 spread += f"  idle {run['machine_idle_share']:.0%}, steal {run['machine_steal_share']:.0%}"
-            log(f"  WEB_CONCURRENCY={concurrency} round {round_number}/{args.rounds} {name:<{width}} "
+            log(
+                f"  WEB_CONCURRENCY={concurrency} round {round_number}/{args.rounds} {name:<{width}} "
                 f"boot {run['boot_s']:.2f} s  {run['rps']:7.0f} req/s  p99 {run['latency_ms']['p99']:6.1f} ms  "
                 f"non-2xx {run['non_2xx']}  socket errors {run['socket_errors']}  "
                 f"cpu {fmt(run['server_cpu_ms_per_request'], '.2f')} ms/req  "
-                f"dyno {fmt(run['resident_mib'], '.0f')} MiB (RSS {run['rss_mib']:.0f}){spread}{problems}")
+                f"dyno {fmt(run['resident_mib'], '.0f')} MiB (RSS {run['rss_mib']:.0f}){spread}{problems}"
+            )
     except KeyboardInterrupt:
         log("bench: interrupted; servers stopped, cleaning up")
         return 130
@@ -1229,7 +1405,7 @@ def main(argv):
         text += "\n\n" + ab_table(ab, baseline)
     log("")
     log(text)
-    finished = datetime.datetime.now(datetime.timezone.utc)
+    finished = datetime.datetime.now(datetime.UTC)
     info["loadavg_at_end"] = Path("/proc/loadavg").read_text().split()[:3]
     results = {
         "date": started.isoformat(timespec="seconds"),
@@ -1245,7 +1421,8 @@ def main(argv):
             "wrk_warmup": f"wrk -t{args.threads} -c{args.connections} -d{args.warmup}s --latency --timeout 10s -s bench/router.lua",
             "web_command": procfile("web"),
             "order": "rounds, each of every WEB_CONCURRENCY in turn, each of every target in turn: "
-            + " ".join(labels) + (", each baseline twin before its target in even rounds" if args.baseline else ""),
+            + " ".join(labels)
+            + (", each baseline twin before its target in even rounds" if args.baseline else ""),
             "postgres": POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + "/<database created for the run>",
             "redis": REDIS_URL,
         },
@@ -1257,7 +1434,9 @@ def main(argv):
     }
     if args.baseline:
         results["parameters"]["baseline"] = {
-            "ref": args.baseline, "commit": commit, "redis": services.redis_urls["redis-pg" + BASELINE],
+            "ref": args.baseline,
+            "commit": commit,
+            "redis": services.redis_urls["redis-pg" + BASELINE],
         }
         results["ab"] = {str(c): rows for c, rows in ab.items()}
     Path(args.output).write_text(json.dumps(results, indent=2) + "\n")

@@ -97,10 +97,30 @@ def measure(views, rounds, names_per_batch):
 
     url = redis.connection.parse_url(REDIS)
     command = [
-        "redis-benchmark", "-h", url.get("host", "127.0.0.1"), "-p", str(url.get("port", 6379)),
-        "--dbnum", str(url.get("db", 0)), "-n", "200000", "-c", "50", "-r", "1000000", "-q",
-        "EVALSHA", hashlib.sha1(store.texts[scripts.HIT].encode()).hexdigest(), "4", scripts.count("index"),
-        scripts.DIRTY, scripts.sender("__rand_int__"), scripts.INSTANCE, "index", "1", store.instance,
+        "redis-benchmark",
+        "-h",
+        url.get("host", "127.0.0.1"),
+        "-p",
+        str(url.get("port", 6379)),
+        "--dbnum",
+        str(url.get("db", 0)),
+        "-n",
+        "200000",
+        "-c",
+        "50",
+        "-r",
+        "1000000",
+        "-q",
+        "EVALSHA",
+        hashlib.sha1(store.texts[scripts.HIT].encode()).hexdigest(),
+        "4",
+        scripts.count("index"),
+        scripts.DIRTY,
+        scripts.sender("__rand_int__"),
+        scripts.INSTANCE,
+        "index",
+        "1",
+        store.instance,
         str(scripts.SENDER_SECONDS),
     ]
     output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
@@ -141,8 +161,11 @@ def main():
     admin = psycopg.connect(POSTGRES.replace("postgres://", "postgresql://"), autocommit=True)
     admin.execute(f'CREATE DATABASE "{database}"')
     os.environ.update(
-        DATABASE_URL=POSTGRES.rsplit("/", 1)[0] + f"/{database}", REDIS_URL=REDIS, COUNTER_STORE="redis",
-        SECRET_KEY="capacity", DJANGO_SETTINGS_MODULE="herokuapp.settings",
+        DATABASE_URL=POSTGRES.rsplit("/", 1)[0] + f"/{database}",
+        REDIS_URL=REDIS,
+        COUNTER_STORE="redis",
+        SECRET_KEY="capacity",
+        DJANGO_SETTINGS_MODULE="herokuapp.settings",
     )
     sys.path.insert(0, str(ROOT))
     redis.Redis.from_url(REDIS).flushdb()

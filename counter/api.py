@@ -15,7 +15,8 @@ from django.http import HttpResponse, JsonResponse
 from django.utils.cache import add_never_cache_headers
 from django.views.decorators.csrf import csrf_exempt
 
-from counter import carried_history, export as exports, named, rate_limits
+from counter import carried_history, named, rate_limits
+from counter import export as exports
 from counter.engine.base import CounterUnavailable, get_store
 from counter.views import RETRY_AFTER_SECONDS
 
@@ -41,7 +42,9 @@ class ApiError(Exception):
         self.status, self.code, self.message, self.headers = status, code, message, headers or {}
 
     def response(self):
-        response = JsonResponse({"error": {"status": self.status, "code": self.code, "message": self.message}}, status=self.status)
+        response = JsonResponse(
+            {"error": {"status": self.status, "code": self.code, "message": self.message}}, status=self.status
+        )
         for name, value in self.headers.items():
             response[name] = value
         return response
@@ -71,8 +74,11 @@ ERRORS = {
     named.UnknownCounter: lambda error: ApiError(404, "unknown_counter", f"there is no counter {error}"),
     named.CounterExists: lambda error: ApiError(409, "counter_exists", f"the counter {error} exists already"),
     named.TokenRequired: lambda error: ApiError(
-        401, "token_required", "send the counter's admin token as 'Authorization: Bearer <token>'",
-        {"WWW-Authenticate": 'Bearer realm="counters"'}),
+        401,
+        "token_required",
+        "send the counter's admin token as 'Authorization: Bearer <token>'",
+        {"WWW-Authenticate": 'Bearer realm="counters"'},
+    ),
     named.WrongToken: lambda error: ApiError(403, "wrong_token", f"that token is not the admin token of {error}"),
     carried_history.InvalidHistory: lambda error: ApiError(400, "invalid_history", str(error)),
     CounterUnavailable: lambda error: unavailable(),
@@ -81,7 +87,9 @@ ERRORS = {
 
 
 def unavailable():
-    return ApiError(503, "unavailable", "counting is unavailable for a moment; try again", {"Retry-After": str(RETRY_AFTER_SECONDS)})
+    return ApiError(
+        503, "unavailable", "counting is unavailable for a moment; try again", {"Retry-After": str(RETRY_AFTER_SECONDS)}
+    )
 
 
 def endpoint(*methods, limited=True, max_body=MAX_BODY_BYTES):
@@ -102,11 +110,15 @@ def endpoint(*methods, limited=True, max_body=MAX_BODY_BYTES):
                 response["Access-Control-Allow-Headers"] = "Authorization, Content-Type"
                 response["Access-Control-Max-Age"] = str(PREFLIGHT_MAX_AGE)
             else:
-                decision = rate_limits.take(rate_limits.API_REQUESTS, rate_limits.client_of(request)) if limited else None
+                decision = (
+                    rate_limits.take(rate_limits.API_REQUESTS, rate_limits.client_of(request)) if limited else None
+                )
                 if decision and not decision.allowed:
                     response = rate_limited(decision).response()
                 elif request.method not in methods:
-                    response = ApiError(405, "method_not_allowed", f"use {' or '.join(methods)}", {"Allow": allowed}).response()
+                    response = ApiError(
+                        405, "method_not_allowed", f"use {' or '.join(methods)}", {"Allow": allowed}
+                    ).response()
                 else:
                     response = call(view, max_body, request, *args, **kwargs)
                 if decision:
@@ -139,7 +151,8 @@ def limited_by(decision, response):
 def rate_limited(decision):
     what = "API requests" if decision.limit is rate_limits.API_REQUESTS else "new counters"
     return ApiError(
-        429, "rate_limited",
+        429,
+        "rate_limited",
         f"at most {decision.limit.quota} {what} per {decision.limit.window} s from one address; "
         f"try again in {decision.reset} s",
         decision.headers(),

@@ -156,7 +156,11 @@ def _segments(path):
                 first = (values[0] + dx, values[1] + dy)
                 values = values[2:]
             else:
-                first = (2 * x - last_control[0], 2 * y - last_control[1]) if last_control and last_control[2] == "c" else (x, y)
+                first = (
+                    (2 * x - last_control[0], 2 * y - last_control[1])
+                    if last_control and last_control[2] == "c"
+                    else (x, y)
+                )
             second = (values[0] + dx, values[1] + dy)
             end = (values[2] + dx, values[3] + dy)
             yield (x, y), "cubic", [first[:2], second, end]
@@ -167,7 +171,11 @@ def _segments(path):
                 middle = (values[0] + dx, values[1] + dy)
                 values = values[2:]
             else:
-                middle = (2 * x - last_control[0], 2 * y - last_control[1]) if last_control and last_control[2] == "q" else (x, y)
+                middle = (
+                    (2 * x - last_control[0], 2 * y - last_control[1])
+                    if last_control and last_control[2] == "q"
+                    else (x, y)
+                )
             end = (values[0] + dx, values[1] + dy)
             yield (x, y), "quadratic", [middle[:2], end]
             control = (*middle[:2], "q")
@@ -195,7 +203,12 @@ def _extremes(start, kind, points):
             if denominator:
                 t = (start[axis] - points[0][axis]) / denominator
                 if 0 < t < 1:
-                    found.append(tuple((1 - t) ** 2 * s + 2 * (1 - t) * t * m + t**2 * e for s, m, e in zip(start, points[0], end)))
+                    found.append(
+                        tuple(
+                            (1 - t) ** 2 * s + 2 * (1 - t) * t * m + t**2 * e
+                            for s, m, e in zip(start, points[0], end, strict=True)
+                        )
+                    )
     elif kind == "arc":
         found.extend(_arc_extremes(start, *points[0], end))
     return found
@@ -214,7 +227,9 @@ def _roots(a, b, c):
 
 def _cubic_at(p0, p1, p2, p3, t):
     u = 1 - t
-    return tuple(u**3 * a + 3 * u * u * t * b + 3 * u * t * t * c + t**3 * d for a, b, c, d in zip(p0, p1, p2, p3))
+    return tuple(
+        u**3 * a + 3 * u * u * t * b + 3 * u * t * t * c + t**3 * d for a, b, c, d in zip(p0, p1, p2, p3, strict=True)
+    )
 
 
 def _arc_extremes(start, rx, ry, rotation, large_arc, sweep, end):
@@ -247,8 +262,10 @@ def _arc_extremes(start, rx, ry, rotation, large_arc, sweep, end):
     for angle in turning + [a + math.pi for a in turning]:
         along = (angle - theta1) % (2 * math.pi) if sweep else (theta1 - angle) % (2 * math.pi)
         if along < abs(delta):
-            found.append((
-                cx + rx * cos_phi * math.cos(angle) - ry * sin_phi * math.sin(angle),
-                cy + rx * sin_phi * math.cos(angle) + ry * cos_phi * math.sin(angle),
-            ))
+            found.append(
+                (
+                    cx + rx * cos_phi * math.cos(angle) - ry * sin_phi * math.sin(angle),
+                    cy + rx * sin_phi * math.cos(angle) + ry * cos_phi * math.sin(angle),
+                )
+            )
     return found

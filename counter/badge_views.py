@@ -59,8 +59,11 @@ def answer(request, format, draw):
 @require_safe
 def badge(request, namespace, key, format):
     """The counter's badge as SVG or shields.io JSON, counting a view unless told not to."""
-    return answer(request, format, lambda options: badge_response(
-        format, options, count(request, named.counter_name(namespace, key), format)))
+    return answer(
+        request,
+        format,
+        lambda options: badge_response(format, options, count(request, named.counter_name(namespace, key), format)),
+    )
 
 
 def error_badge(request, format, message, headers=None, label=None, reason=None):
@@ -91,7 +94,9 @@ def options_of(request):
 
 def badge_response(format, options, message, is_error=False):
     if format == "json":
-        return JsonResponse(badges.shields_endpoint(options.label, message, options, is_error=is_error), headers=HEADERS)
+        return JsonResponse(
+            badges.shields_endpoint(options.label, message, options, is_error=is_error), headers=HEADERS
+        )
     return svg_response(badges.render_svg(options.label, message, options))
 
 
@@ -147,7 +152,9 @@ def trend(request, namespace, key):
         name = named.counter_name(namespace, key)
         days = request.GET.get("days", "30")
         if not days.isdigit() or int(days) not in TREND_DAYS:
-            raise badges.InvalidOption("days", f"must be a whole number from {TREND_DAYS.start} to {TREND_DAYS.stop - 1}")
+            raise badges.InvalidOption(
+                "days", f"must be a whole number from {TREND_DAYS.start} to {TREND_DAYS.stop - 1}"
+            )
         if choice(request, "action", ACTIONS, "get") == "hit" and request.method == "GET":
             named.hit(name, request, before_creating=lambda: may_create(request))
         try:

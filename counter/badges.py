@@ -157,7 +157,9 @@ def _check_choice(parameter, value, choices):
     if value not in choices:
         noun = parameter.removeprefix("logo").lower()
         raise InvalidOption(
-            parameter, f"must be one of {', '.join(choices)}; got {_shown(value)}", f"unknown {noun} {_shown(value, 20)}"
+            parameter,
+            f"must be one of {', '.join(choices)}; got {_shown(value)}",
+            f"unknown {noun} {_shown(value, 20)}",
         )
 
 
@@ -330,7 +332,9 @@ def _classic(layout: Layout, label, message, options, image):
         parts.append('<g shape-rendering="crispEdges">')
     if layout.left:
         parts.append(f'<rect width="{_number(layout.left)}" height="{height}" fill="{colors.fill(label_color)}"/>')
-    parts.append(f'<rect x="{_number(layout.left)}" width="{_number(layout.right)}" height="{height}" fill="{colors.fill(color)}"/>')
+    parts.append(
+        f'<rect x="{_number(layout.left)}" width="{_number(layout.right)}" height="{height}" fill="{colors.fill(color)}"/>'
+    )
     if style.gradient:
         parts.append(f'<rect width="{_number(width)}" height="{height}" fill="url(#s)"/>')
     parts.append("</g>")
@@ -366,7 +370,9 @@ def _for_the_badge(layout: Layout, label, message, options, image):
     parts = ['<g shape-rendering="crispEdges">']
     if layout.left:
         parts.append(f'<rect width="{_number(layout.left)}" height="{height}" fill="{colors.fill(label_color)}"/>')
-    parts.append(f'<rect x="{_number(layout.left)}" width="{_number(layout.right)}" height="{height}" fill="{colors.fill(color)}"/>')
+    parts.append(
+        f'<rect x="{_number(layout.left)}" width="{_number(layout.right)}" height="{height}" fill="{colors.fill(color)}"/>'
+    )
     parts.append("</g>")
     parts.append(_text_group(100) + image)
     if label:
@@ -432,7 +438,8 @@ def _sparkline(layout, message, color):
     peak = max(values)
     step = layout.message_width / (len(values) - 1)
     points = [
-        (left + index * step, bottom - (value / peak * (bottom - top) if peak else 0)) for index, value in enumerate(values)
+        (left + index * step, bottom - (value / peak * (bottom - top) if peak else 0))
+        for index, value in enumerate(values)
     ]
     line = "M" + " L".join(f"{_number(x)} {_number(y)}" for x, y in points)
     area = f"{line} L{_number(left + layout.message_width)} {bottom} L{_number(left)} {bottom}Z"
@@ -445,7 +452,9 @@ def _sparkline(layout, message, color):
 def _gradient(id, stops):
     """A top-to-bottom gradient of (offset, stop-color or None, stop-opacity) stops."""
     content = "".join(
-        f'<stop offset="{offset}"' + (f' stop-color="{stop_color}"' if stop_color else "") + f' stop-opacity="{opacity}"/>'
+        f'<stop offset="{offset}"'
+        + (f' stop-color="{stop_color}"' if stop_color else "")
+        + f' stop-opacity="{opacity}"/>'
         for offset, stop_color, opacity in stops
     )
     return f'<linearGradient id="{id}" x2="0" y2="100%">{content}</linearGradient>'

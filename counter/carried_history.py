@@ -38,7 +38,7 @@ def parse(entries, value):
     if entries is None:
         return []
     if not isinstance(entries, list):
-        raise InvalidHistory("'history' must be a list of days, each {\"day\", \"views\", \"visitors\", \"bots\"}")
+        raise InvalidHistory('\'history\' must be a list of days, each {"day", "views", "visitors", "bots"}')
     if len(entries) > MAX_DAYS:
         raise InvalidHistory(f"'history' may hold at most {MAX_DAYS} days, not {len(entries)}")
     today = history.today()
@@ -57,7 +57,7 @@ def parse(entries, value):
 
 def parse_day(entry, where, today):
     if not isinstance(entry, dict):
-        raise InvalidHistory(f"{where} must be an object {{\"day\", \"views\", \"visitors\", \"bots\"}}")
+        raise InvalidHistory(f'{where} must be an object {{"day", "views", "visitors", "bots"}}')
     unknown = sorted(set(entry) - set(FIELDS))
     if unknown:
         raise InvalidHistory(f"{where} has a field '{unknown[0]}': the fields are day, views, visitors and bots")
@@ -69,8 +69,10 @@ def parse_day(entry, where, today):
         day = None
     if day is None or not earliest <= day < today:
         yesterday = today - datetime.timedelta(days=1)
-        raise InvalidHistory(f"{where}.day must be a date YYYY-MM-DD from {earliest} to {yesterday}: "
-                             f"before today (UTC), and at most {MAX_DAYS} days before it")
+        raise InvalidHistory(
+            f"{where}.day must be a date YYYY-MM-DD from {earliest} to {yesterday}: "
+            f"before today (UTC), and at most {MAX_DAYS} days before it"
+        )
     views, visitors, bots = (count(entry, field, where) for field in FIELDS[1:])
     if visitors > views:
         raise InvalidHistory(f"{where}.visitors ({visitors}) must not be more than its views ({views})")

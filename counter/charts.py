@@ -39,7 +39,8 @@ def bar_chart(points, label, bots=()):
     key = (
         f'<text class="tick key" x="{(MARGIN_LEFT + WIDTH) / 2:.0f}" y="{HEIGHT - 8}" text-anchor="middle">'
         '<tspan class="views">views</tspan> <tspan class="bots">bots</tspan></text>'
-        if any(value > 0 for value in stacked.values()) else ""
+        if any(value > 0 for value in stacked.values())
+        else ""
     )
     return (
         f'<svg class="chart" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" '

@@ -41,8 +41,13 @@ def export(name):
         "value": counts[name] - row.offset,
         "created": row.created.isoformat(),
         "days": [
-            {"day": day.isoformat(), "views": counts[views_name], "visitors": unique[views_name], "bots": counts[bots_name]}
-            for day, views_name, bots_name in zip(days, views, bots)
+            {
+                "day": day.isoformat(),
+                "views": counts[views_name],
+                "visitors": unique[views_name],
+                "bots": counts[bots_name],
+            }
+            for day, views_name, bots_name in zip(days, views, bots, strict=True)
         ],
     }
 

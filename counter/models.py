@@ -33,6 +33,9 @@ class RedisInstance(models.Model):
     taken = models.BigIntegerField(default=0)
     epoch = models.BigIntegerField(default=0)
 
+    def __str__(self):
+        return self.id
+
 
 class PageImage(models.Model):
     """An image for the home page, which shows the newest one above the greeting.
@@ -46,7 +49,10 @@ class PageImage(models.Model):
 
     file = models.FileField(upload_to="page-images/", validators=[FileExtensionValidator(EXTENSIONS)])
     alt = models.CharField(
-        "alternative text", max_length=250, validators=[validate_visible], help_text="What the image shows, for screen readers."
+        "alternative text",
+        max_length=250,
+        validators=[validate_visible],
+        help_text="What the image shows, for screen readers.",
     )
     created = models.DateTimeField(auto_now_add=True)
 
@@ -100,6 +106,9 @@ class RateLimitWindow(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["key", "window"], name="one_row_per_key_and_window")]
 
+    def __str__(self):
+        return f"{self.key} in window {self.window}"
+
 
 class DailySalt(models.Model):
     """The random salt of one day's visitor hashes (see counter.visitors). Deleted once its day is
@@ -107,6 +116,9 @@ class DailySalt(models.Model):
 
     day = models.DateField(primary_key=True)
     salt = models.BinaryField(max_length=32)
+
+    def __str__(self):
+        return str(self.day)
 
 
 class DailyVisitor(models.Model):
@@ -119,6 +131,9 @@ class DailyVisitor(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["name", "visitor"], name="one_row_per_visitor_and_day")]
 
+    def __str__(self):
+        return f"{self.name} {self.visitor}"
+
 
 class DailyVisitors(models.Model):
     """A day's count of visitors, kept in the database: with the Redis store, a copy of the day's
@@ -128,3 +143,6 @@ class DailyVisitors(models.Model):
     name = models.CharField(max_length=64, primary_key=True)
     visitors = models.BigIntegerField(default=0)
     registers = models.BinaryField(null=True)
+
+    def __str__(self):
+        return self.name

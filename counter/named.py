@@ -69,7 +69,9 @@ class WrongToken(PermissionError):
 def counter_name(namespace, key):
     for part in (namespace, key):
         if not isinstance(part, str) or not PART.fullmatch(part) or part in DOT_SEGMENTS:
-            raise InvalidName('namespace and key must be 1 to 64 of the characters A-Z a-z 0-9 _ . -, and not "." or ".."')
+            raise InvalidName(
+                'namespace and key must be 1 to 64 of the characters A-Z a-z 0-9 _ . -, and not "." or ".."'
+            )
     return f"{namespace}/{key}"
 
 
@@ -265,8 +267,12 @@ def _authorised(name, token):
 def _create(name, token, start, exists_ok=True, days=()):
     # Views a deleted counter of the same name left behind do not count for the new one.
     offset = get_store().get(name) - start
-    row = NamedCounter(name=name, offset=offset, token_hash=token_hash(token) if token else "",
-                       first_day=carried_history.first_day(days))
+    row = NamedCounter(
+        name=name,
+        offset=offset,
+        token_hash=token_hash(token) if token else "",
+        first_day=carried_history.first_day(days),
+    )
     try:
         with transaction.atomic():
             carried_history.write(row.series, days)

@@ -68,8 +68,12 @@ class CounterPage:
         self.expires = (None, "")
 
     def __call__(self, environ, start_response):
-        if (environ.get("PATH_INFO") != "/" or environ.get("REQUEST_METHOD") != "GET" or "HTTP_TRANSFER_ENCODING" in environ
-                or not self.plain(environ)):
+        if (
+            environ.get("PATH_INFO") != "/"
+            or environ.get("REQUEST_METHOD") != "GET"
+            or "HTTP_TRANSFER_ENCODING" in environ
+            or not self.plain(environ)
+        ):
             return self.django(environ, start_response)
         close_old_connections()
         request_id = request_id_of(environ)
@@ -90,12 +94,15 @@ class CounterPage:
             return self.django(dict(environ, **{COUNTED: Counted(None)}), start_response)
         prototype = prototypes[views == 1]
         body = b"".join((prototype.before, f"{views:,}".encode(), prototype.after))
-        start_response(prototype.status, [
-            *prototype.headers,
-            ("Expires", self.expires_now()),
-            ("Content-Length", str(len(body))),
-            ("X-Request-Id", request_id),
-        ])
+        start_response(
+            prototype.status,
+            [
+                *prototype.headers,
+                ("Expires", self.expires_now()),
+                ("Content-Length", str(len(body))),
+                ("X-Request-Id", request_id),
+            ],
+        )
         return [body]
 
     def expires_now(self):
@@ -114,7 +121,11 @@ class CounterPage:
         known = self.known_hosts.get(key)
         if known is None:
             request = HttpRequest()
-            request.META = {name: environ[name] for name in ("HTTP_HOST", "HTTP_X_FORWARDED_PROTO", "wsgi.url_scheme", "SERVER_NAME", "SERVER_PORT") if name in environ}
+            request.META = {
+                name: environ[name]
+                for name in ("HTTP_HOST", "HTTP_X_FORWARDED_PROTO", "wsgi.url_scheme", "SERVER_NAME", "SERVER_PORT")
+                if name in environ
+            }
             try:
                 known = bool(key[0]) and bool(request.get_host()) and request.is_secure()
             except DisallowedHost:

@@ -18,6 +18,7 @@ from django.conf import settings
 from counter.engine.base import Window, get_store
 from herokuapp.router import client_network
 
+
 @dataclass(frozen=True)
 class Limit:
     name: str

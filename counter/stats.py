@@ -45,8 +45,11 @@ def limited(refuse):
                     response = unavailable.response(request)
             else:
                 limit = decision.limit
-                response = refuse(request, f"At most {limit.quota} stats requests per {limit.window} s from one "
-                                           f"address; try again in {decision.reset} s.")
+                response = refuse(
+                    request,
+                    f"At most {limit.quota} stats requests per {limit.window} s from one "
+                    f"address; try again in {decision.reset} s.",
+                )
             for header, value in decision.headers().items():
                 response[header] = value
             return response
@@ -100,7 +103,9 @@ def views_csv(request, namespace, key):
     except ValueError:
         days = 0
     if not 1 <= days <= MAX_CSV_DAYS:
-        return HttpResponse(f"days must be a whole number from 1 to {MAX_CSV_DAYS}\n", status=400, content_type="text/plain")
+        return HttpResponse(
+            f"days must be a whole number from 1 to {MAX_CSV_DAYS}\n", status=400, content_type="text/plain"
+        )
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{namespace}-{key}-views.csv"'
     writer = csv.writer(response)
@@ -114,4 +119,4 @@ def per_day(series, days):
     the store for the views and bots together, and one read of the visitors."""
     counts = history.counts_per_day(series, days, history.day_name, history.bots_name)
     visitors = history.visitors_per_day(series, days)
-    return [(day, views, unique, bots) for (day, views, bots), (_, unique) in zip(counts, visitors)]
+    return [(day, views, unique, bots) for (day, views, bots), (_, unique) in zip(counts, visitors, strict=True)]

@@ -27,7 +27,9 @@ def response(request):
     elif match and match.url_name in ("badge", "badge-trend"):
         answer = badge_views.error_badge(request, match.kwargs.get("format", "svg"), "unavailable")
     elif match and match.url_name == "stats-csv":
-        answer = HttpResponse("counting is unavailable for a moment; try again\n", status=503, content_type="text/plain; charset=utf-8")
+        answer = HttpResponse(
+            "counting is unavailable for a moment; try again\n", status=503, content_type="text/plain; charset=utf-8"
+        )
     else:
         answer = render(request, "503.html", status=503)
     answer["Retry-After"] = str(RETRY_AFTER_SECONDS)

@@ -142,7 +142,7 @@ def counts(names):
                 counted = registered_script(get_redis(), COUNT_EACH)(keys=[key(name) for name in names])
             except redis.RedisError:
                 counted = [0] * len(names)
-            return {name: max(copies.get(name, 0), visitors) for name, visitors in zip(names, counted)}
+            return {name: max(copies.get(name, 0), visitors) for name, visitors in zip(names, counted, strict=True)}
         # Today's rows, and those a late view left after its day was folded into a count.
         rows = DailyVisitor.objects.filter(name__in=names).values("name").annotate(visitors=Count("visitor"))
         unfolded = {row["name"]: row["visitors"] for row in rows}
@@ -162,10 +162,13 @@ def flush(client, **kwargs):
         for name in names:
             copy = DailyVisitors.objects.filter(name=name).values_list("registers", flat=True).first()
             registers, visitors = registered_script(client, MERGE_COPY)(
-                keys=[key(name), key(name) + ":copy"], args=[bytes(copy or b""), KEEP_IN_REDIS],
+                keys=[key(name), key(name) + ":copy"],
+                args=[bytes(copy or b""), KEEP_IN_REDIS],
             )
             if registers is not None:
-                DailyVisitors.objects.update_or_create(name=name, defaults={"visitors": visitors, "registers": registers})
+                DailyVisitors.objects.update_or_create(
+                    name=name, defaults={"visitors": visitors, "registers": registers}
+                )
     except (redis.RedisError, DatabaseError):
         client.sadd(DIRTY, *names)  # copied next round
         raise
@@ -176,10 +179,7 @@ def forget_past_days(today):
     """Delete past days' salts, and fold past days' visitor rows into counts."""
     DailySalt.objects.filter(day__lt=today).delete()
     today_suffix = f"@{today.isoformat()}"
-    past = (
-        DailyVisitor.objects.exclude(name__endswith=today_suffix)
-        .values("name").annotate(visitors=Count("visitor"))
-    )
+    past = DailyVisitor.objects.exclude(name__endswith=today_suffix).values("name").annotate(visitors=Count("visitor"))
     for row in past:
         with transaction.atomic():
             DailyVisitors.objects.update_or_create(name=row["name"], defaults={"visitors": row["visitors"]})

@@ -78,7 +78,10 @@ def check_storage(app_configs=None, **kwargs):
             variable, problem = CREDENTIALS, f"S3 refused access to bucket {bucket!r} ({status})"
             hint = credentials_hint
         else:
-            variable, problem = "AWS_STORAGE_BUCKET_NAME", f"S3 answered {status} for bucket {bucket!r}: {first_line(error)}"
+            variable, problem = (
+                "AWS_STORAGE_BUCKET_NAME",
+                f"S3 answered {status} for bucket {bucket!r}: {first_line(error)}",
+            )
             hint = "Check the bucket's name and AWS_S3_REGION_NAME."
     except BotoCoreError as error:
         # Without a custom endpoint the host is AWS's, which follows from the region.

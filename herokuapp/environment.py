@@ -91,7 +91,9 @@ def database(name, default, conn_max_age, require_ssl):
         raise ConfigurationError(f"{name} must start with postgres:// or sqlite://, not {scheme!r}")
     if config["ENGINE"] == "django.db.backends.postgresql":
         if not config.get("NAME") or not config.get("HOST"):
-            raise ConfigurationError(f"{name} must name a host and a database, as postgres://user:password@host:5432/name")
+            raise ConfigurationError(
+                f"{name} must name a host and a database, as postgres://user:password@host:5432/name"
+            )
         if require_ssl:
             config.setdefault("OPTIONS", {}).setdefault("sslmode", "require")
     return config
@@ -101,7 +103,7 @@ def _split_url(name, url, described):
     """Split ``url``, reading its port now so that a malformed one fails at start, not in a request."""
     try:
         parts = urlsplit(url)
-        parts.port
+        parts.port  # noqa: B018 (reading it raises for a bad port)
     except ValueError as error:
         raise ConfigurationError(f"{name} is not {described} ({error})") from None
     return parts
@@ -114,7 +116,9 @@ def redis_url(name):
         return ""
     parts = _split_url(name, url, "a Redis URL")
     if not url.startswith(("redis://", "rediss://", "unix://")):  # redis-py reads the scheme case-sensitively
-        raise ConfigurationError(f"{name} must start with redis://, rediss:// or unix://, not {parts.scheme or 'a URL without a scheme'!r}")
+        raise ConfigurationError(
+            f"{name} must start with redis://, rediss:// or unix://, not {parts.scheme or 'a URL without a scheme'!r}"
+        )
     if parts.scheme != "unix" and not parts.hostname:
         raise ConfigurationError(f"{name} must name a host, as redis://:password@host:6379")
     return url
@@ -127,7 +131,9 @@ def http_url(name, example):
         return ""
     parts = _split_url(name, url, "a URL")
     if parts.scheme not in {"http", "https"}:
-        raise ConfigurationError(f"{name} must start with https:// or http://, not {parts.scheme or 'a URL without a scheme'!r}")
+        raise ConfigurationError(
+            f"{name} must start with https:// or http://, not {parts.scheme or 'a URL without a scheme'!r}"
+        )
     if not parts.hostname:
         raise ConfigurationError(f"{name} must name a host, as {example}")
     return url

@@ -64,7 +64,9 @@ def ready(request):
     dependencies["storage"] = probe(check_storage)
     counting = [dependencies[name]["status"] == "up" for name in ("database", "redis") if name in dependencies]
     ready = any(counting)
-    status = "ok" if all(report["status"] == "up" for report in dependencies.values()) else ("degraded" if ready else "down")
+    status = (
+        "ok" if all(report["status"] == "up" for report in dependencies.values()) else ("degraded" if ready else "down")
+    )
     response = JsonResponse({"status": status, "dependencies": dependencies}, status=200 if ready else 503)
     if not ready:
         response["Retry-After"] = str(RETRY_AFTER_SECONDS)

@@ -203,7 +203,9 @@ media_bucket = media.S3Bucket(
 media_origins = [media_bucket.origin()] if media_bucket.name else []
 
 STORAGES = {
-    "default": media_bucket.storage() if media_bucket.name else {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": media_bucket.storage()
+    if media_bucket.name
+    else {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 

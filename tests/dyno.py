@@ -41,7 +41,11 @@ def run_process(process_type, env, timeout=120, root=ROOT):
     """Run a one-shot Procfile process (such as ``release``) to completion."""
     return subprocess.run(
         ["bash", "-c", procfile(process_type, root)],
-        cwd=root, env=env, capture_output=True, text=True, timeout=timeout,
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
 
 
@@ -74,7 +78,10 @@ class WebDyno:
         self.started_at = time.monotonic()
         self.process = subprocess.Popen(
             ["bash", "-c", f"exec {procfile('web', self.root)}"],
-            cwd=self.root, env=self.env, stdout=self.log, stderr=subprocess.STDOUT,
+            cwd=self.root,
+            env=self.env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
         deadline = time.monotonic() + timeout

@@ -15,8 +15,15 @@ os.environ["SECRET_KEY"] = secrets.token_urlsafe(50)
 # Media go to S3 only when asked. TEST_S3=moto (bin/test's second run) starts a test S3 server and
 # names a fresh bucket on it, as Heroku config vars would name a real one.
 for name in (
-    "AWS_STORAGE_BUCKET_NAME", "AWS_S3_ENDPOINT_URL", "AWS_S3_REGION_NAME", "AWS_S3_CUSTOM_DOMAIN",
-    "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_DEFAULT_REGION", "AWS_PROFILE",
+    "AWS_STORAGE_BUCKET_NAME",
+    "AWS_S3_ENDPOINT_URL",
+    "AWS_S3_REGION_NAME",
+    "AWS_S3_CUSTOM_DOMAIN",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_DEFAULT_REGION",
+    "AWS_PROFILE",
 ):
     os.environ.pop(name, None)
 if os.environ.get("TEST_S3", "") not in ("", "moto"):

@@ -114,17 +114,37 @@ class RedisServer:
             port = self.port or free_port()
             log = open(self.directory / f"redis-{port}-{self.starts}.log", "w")
             self.process = subprocess.Popen(
-                [executable, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                 "--daemonize", "no", "--dir", str(self.directory), "--dbfilename", self.dump.name,
-                 "--enable-debug-command", "local"],
-                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                [
+                    executable,
+                    "--port",
+                    str(port),
+                    "--bind",
+                    "127.0.0.1",
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                    "--daemonize",
+                    "no",
+                    "--dir",
+                    str(self.directory),
+                    "--dbfilename",
+                    self.dump.name,
+                    "--enable-debug-command",
+                    "local",
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
             )
             log.close()
             self.starts += 1
             deadline = time.monotonic() + timeout
             while time.monotonic() < deadline and self.process.poll() is None:
                 try:
-                    with redis.Redis(host="127.0.0.1", port=port, socket_timeout=0.5, socket_connect_timeout=0.5) as probe:
+                    with redis.Redis(
+                        host="127.0.0.1", port=port, socket_timeout=0.5, socket_connect_timeout=0.5
+                    ) as probe:
                         if probe.ping():
                             self.port = port
                             return self
@@ -165,7 +185,11 @@ class RedisServer:
         shutil.copyfile(self.dump, kept)
         self.dump.unlink()
         instance = {k.decode(): v.decode() for k, v in before.items()}
-        return kept, {"id": instance.get("id"), "batch": int(instance.get("batch", 0)), "inflight": instance.get("inflight")}
+        return kept, {
+            "id": instance.get("id"),
+            "batch": int(instance.get("batch", 0)),
+            "inflight": instance.get("inflight"),
+        }
 
     def pause(self):
         self.process.send_signal(signal.SIGSTOP)
@@ -204,7 +228,9 @@ class RedisServer:
                 self.process.wait()
 
     def output(self):
-        return "\n".join(path.read_text(errors="replace")[-2000:] for path in sorted(self.directory.glob("redis-*.log")))
+        return "\n".join(
+            path.read_text(errors="replace")[-2000:] for path in sorted(self.directory.glob("redis-*.log"))
+        )
 
     def state(self, name=PAGE):
         """The counter's keys as Redis holds them now (None when Redis does not answer): the number
@@ -321,7 +347,6 @@ class DurableLog:
         return max((updated for _, _, updated in self.changes if updated < moment), default=None)
 
 
-
 def settle(cluster, database, redis_server, interval=FLUSH_INTERVAL, timeout=10):
     """Wait until the flusher has moved every view to the database and Redis shows the durable total.
 
@@ -338,9 +363,14 @@ def settle(cluster, database, redis_server, interval=FLUSH_INTERVAL, timeout=10)
         state = redis_server.state()
         seen = {"durable": durable, "redis": state}
         quiet = (
-            durable is not None and state is not None
-            and state["pending"] == 0 and state["inflight"] == 0 and state["dirty"] == 0 and state["batch"] == 0
-            and "inflight" not in state["instance"] and state["shown"] == durable
+            durable is not None
+            and state is not None
+            and state["pending"] == 0
+            and state["inflight"] == 0
+            and state["dirty"] == 0
+            and state["batch"] == 0
+            and "inflight" not in state["instance"]
+            and state["shown"] == durable
         )
         if quiet and durable == last:
             stable_since = stable_since or time.monotonic()
@@ -398,8 +428,9 @@ class Fleet:
     def add(self, count, **variables):
         """Boot ``count`` more dynos with ``variables`` changed in their environment, into new slots."""
         first = len(self.slots) + len(self.retired) + 1
-        environments = [self.env | {"DYNO": f"web.{first + n}"} | {k: str(v) for k, v in variables.items()}
-                        for n in range(count)]
+        environments = [
+            self.env | {"DYNO": f"web.{first + n}"} | {k: str(v) for k, v in variables.items()} for n in range(count)
+        ]
         dynos = self._boot(environments)
         self.slots = self.slots + dynos
         return dynos
@@ -465,13 +496,15 @@ class Fleet:
             seconds = time.monotonic() - began
             live = self.get("/health/live", slot)
             body = ready.json()
-            reports.append({
-                "ready_status": ready.status_code,
-                "ready": body["status"],
-                "dependencies": {name: report["status"] for name, report in body["dependencies"].items()},
-                "ready_seconds": round(seconds, 3),
-                "live_status": live.status_code,
-            })
+            reports.append(
+                {
+                    "ready_status": ready.status_code,
+                    "ready": body["status"],
+                    "dependencies": {name: report["status"] for name, report in body["dependencies"].items()},
+                    "ready_seconds": round(seconds, 3),
+                    "live_status": live.status_code,
+                }
+            )
         return reports
 
     def output(self):
@@ -483,8 +516,12 @@ class Fleet:
 
     def log_lines(self, text):
         """The lines the dynos logged that hold ``text``, from ``text`` on."""
-        return [line[line.index(text):] for dyno in self.retired + self.slots
-                for line in dyno.output().splitlines() if text in line]
+        return [
+            line[line.index(text) :]
+            for dyno in self.retired + self.slots
+            for line in dyno.output().splitlines()
+            if text in line
+        ]
 
     def errors(self, limit=5):
         """The ends of the distinct ERROR lines the dynos logged (each ends with the exception)."""
@@ -667,8 +704,15 @@ class Load:
         except (OSError, http.client.HTTPException) as error:
             self.views.append(View(number, serial, port, started, time.monotonic(), error=type(error).__name__))
             raise
-        view = View(number, serial, port, started, time.monotonic(), status=response.status,
-                    retry_after=response.getheader("Retry-After"))
+        view = View(
+            number,
+            serial,
+            port,
+            started,
+            time.monotonic(),
+            status=response.status,
+            retry_after=response.getheader("Retry-After"),
+        )
         if response.status == 200:
             match = COUNT.search(body)
             view.shown = int(match.group(1).replace(",", "")) if match else None
@@ -735,7 +779,9 @@ def statuses(views):
 
 def most_served_within(views, seconds, start=None, end=None):
     """The most views served in any ``seconds`` between ``start`` and ``end`` (by when they ended)."""
-    ends = sorted(v.ended for v in views if v.served and (start is None or v.ended >= start) and (end is None or v.ended <= end))
+    ends = sorted(
+        v.ended for v in views if v.served and (start is None or v.ended >= start) and (end is None or v.ended <= end)
+    )
     return max((bisect.bisect_right(ends, moment + seconds) - index for index, moment in enumerate(ends)), default=0)
 
 
@@ -796,7 +842,7 @@ def order_figures(views, faults):
     calm_drops, calm_repeats, longest_run = [], [], 1
     for connection, shown in connections(views).items():
         highest, calm_highest, run = 0, {}, 1
-        for previous, view in zip([None, *shown], shown):
+        for previous, view in zip([None, *shown], shown, strict=False):
             if view.shown < highest and highest - view.shown > worst_drop:
                 worst_drop, worst_example = highest - view.shown, (connection, highest, view.shown, view.started)
             highest = max(highest, view.shown)
@@ -859,8 +905,12 @@ def exactness(views, final, since):
         if not lowest <= view.shown <= highest:
             wrong.append((round(view.started - since, 3), view.shown, lowest, highest))
     wrong.sort()
-    return {"views_checked": sum(v.started >= since for v in served), "wrong": len(wrong),
-            "wrong_examples": wrong[:3] + wrong[-3:], "last_wrong": wrong[-1][0] if wrong else None}
+    return {
+        "views_checked": sum(v.started >= since for v in served),
+        "wrong": len(wrong),
+        "wrong_examples": wrong[:3] + wrong[-3:],
+        "last_wrong": wrong[-1][0] if wrong else None,
+    }
 
 
 def loss_allowance(views, durable_log, signalled, exited, interval=FLUSH_INTERVAL):
@@ -872,7 +922,9 @@ def loss_allowance(views, durable_log, signalled, exited, interval=FLUSH_INTERVA
     served = [v for v in views if v.served]
     return {
         "seconds_from_last_flush_to_the_loss": None if last_flush is None else round(signalled - last_flush, 3),
-        "views_since_last_flush": sum(v.ended >= (last_flush or 0) - STAMP_SLACK and v.started <= exited for v in served),
+        "views_since_last_flush": sum(
+            v.ended >= (last_flush or 0) - STAMP_SLACK and v.started <= exited for v in served
+        ),
         "views_in_the_last_flush_interval": sum(
             v.ended >= signalled - interval - FLUSH_JITTER and v.started <= exited for v in served
         ),

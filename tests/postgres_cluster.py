@@ -135,7 +135,11 @@ def self_signed_certificate(directory, owner):
     key_path, cert_path = Path(directory) / "server.key", Path(directory) / "server.crt"
     descriptor = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(descriptor, "wb") as file:
-        file.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+        file.write(
+            key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            )
+        )
     cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
     if owner:
         for path in (key_path, cert_path):
@@ -194,12 +198,19 @@ class PostgresCluster:
         as_owner = {"user": self.owner[0], "group": self.owner[1], "extra_groups": []} if self.owner else {}
         result = subprocess.run(
             [tool, *command[1:]],
-            cwd=self.directory, env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LC_ALL": "C", "TZ": "UTC"},
-            stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout, **as_owner,
+            cwd=self.directory,
+            env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LC_ALL": "C", "TZ": "UTC"},
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            **as_owner,
         )
         if check and result.returncode != 0:
             log = self.logfile.read_text(errors="replace")[-3000:] if self.logfile.exists() else ""
-            raise RuntimeError(f"{' '.join(command)} exited with {result.returncode}:\n{result.stdout}{result.stderr}\n{log}")
+            raise RuntimeError(
+                f"{' '.join(command)} exited with {result.returncode}:\n{result.stdout}{result.stderr}\n{log}"
+            )
         return result
 
     def _create(self):
@@ -212,9 +223,23 @@ class PostgresCluster:
         if self.owner:
             shutil.chown(password_file, *self.owner)
         self._run(
-            "initdb", "--pgdata", str(self.data), "--username", SUPERUSER, "--pwfile", str(password_file),
-            "--auth-local", "trust", "--auth-host", "scram-sha-256", "--encoding", "UTF8", "--locale", "C",
-            "--no-sync", "--no-instructions",
+            "initdb",
+            "--pgdata",
+            str(self.data),
+            "--username",
+            SUPERUSER,
+            "--pwfile",
+            str(password_file),
+            "--auth-local",
+            "trust",
+            "--auth-host",
+            "scram-sha-256",
+            "--encoding",
+            "UTF8",
+            "--locale",
+            "C",
+            "--no-sync",
+            "--no-instructions",
         )
         password_file.unlink()
         settings = dict(SERVER_SETTINGS, port=str(self.port))
@@ -231,8 +256,18 @@ class PostgresCluster:
     def start(self, timeout=30):
         """Start the server on its port and data; return once it accepts connections."""
         began = time.monotonic()
-        self._run("pg_ctl", "start", "--wait", "--timeout", str(timeout), "--pgdata", str(self.data),
-                  "--log", str(self.logfile), timeout=timeout + 10)
+        self._run(
+            "pg_ctl",
+            "start",
+            "--wait",
+            "--timeout",
+            str(timeout),
+            "--pgdata",
+            str(self.data),
+            "--log",
+            str(self.logfile),
+            timeout=timeout + 10,
+        )
         self.start_seconds = time.monotonic() - began
         return self
 
@@ -240,8 +275,18 @@ class PostgresCluster:
         """Stop the server: ``fast`` ends sessions and checkpoints, ``immediate`` is a crash."""
         if mode not in {"smart", "fast", "immediate"}:
             raise ValueError(f"pg_ctl has no stop mode {mode!r}")
-        self._run("pg_ctl", "stop", "--wait", "--timeout", str(timeout), "--mode", mode, "--pgdata", str(self.data),
-                  timeout=timeout + 10)
+        self._run(
+            "pg_ctl",
+            "stop",
+            "--wait",
+            "--timeout",
+            str(timeout),
+            "--mode",
+            mode,
+            "--pgdata",
+            str(self.data),
+            timeout=timeout + 10,
+        )
 
     def restart(self, mode="fast"):
         self.stop(mode)
@@ -256,8 +301,9 @@ class PostgresCluster:
         """A superuser connection over the Unix socket (trust), in autocommit mode."""
         import psycopg
 
-        return psycopg.connect(host=str(self.directory), port=self.port, user=SUPERUSER, dbname=dbname,
-                               autocommit=True, connect_timeout=5)
+        return psycopg.connect(
+            host=str(self.directory), port=self.port, user=SUPERUSER, dbname=dbname, autocommit=True, connect_timeout=5
+        )
 
     def create_database(self, name=None):
         name = name or f"app_{uuid.uuid4().hex[:12]}"
@@ -280,7 +326,11 @@ class PostgresCluster:
 
     def connections_authorized(self, database, since=0):
         """For each connection the server accepted into ``database``: did it use TLS?"""
-        return ["SSL enabled" in match["rest"] for match in AUTHORIZED.finditer(self.log(since)) if match["database"] == database]
+        return [
+            "SSL enabled" in match["rest"]
+            for match in AUTHORIZED.finditer(self.log(since))
+            if match["database"] == database
+        ]
 
     def destroy(self):
         """Stop the server at once if it runs, and remove its directory."""

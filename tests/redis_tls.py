@@ -54,7 +54,7 @@ def write_certificates(directory):
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     directory = Path(directory)
 
     def name(common_name):
@@ -62,8 +62,17 @@ def write_certificates(directory):
 
     def key_usage(**usages):
         flags = dict.fromkeys(
-            ["digital_signature", "content_commitment", "key_encipherment", "data_encipherment",
-             "key_agreement", "key_cert_sign", "crl_sign", "encipher_only", "decipher_only"],
+            [
+                "digital_signature",
+                "content_commitment",
+                "key_encipherment",
+                "data_encipherment",
+                "key_agreement",
+                "key_cert_sign",
+                "crl_sign",
+                "encipher_only",
+                "decipher_only",
+            ],
             False,
         )
         return x509.KeyUsage(**(flags | usages))
@@ -175,18 +184,30 @@ def start_server(directory, attempts=3):
         log_file = Path(directory) / f"redis-server-{port}.log"
         command = [
             executable,
-            "--bind", "127.0.0.1",
-            "--port", "0",
-            "--tls-port", str(port),
-            "--tls-cert-file", str(paths["cert"]),
-            "--tls-key-file", str(paths["key"]),
-            "--tls-ca-cert-file", str(paths["ca"]),
-            "--tls-auth-clients", "no",
-            "--requirepass", password,
-            "--save", "",
-            "--appendonly", "no",
-            "--daemonize", "no",
-            "--dir", str(directory),
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--tls-port",
+            str(port),
+            "--tls-cert-file",
+            str(paths["cert"]),
+            "--tls-key-file",
+            str(paths["key"]),
+            "--tls-ca-cert-file",
+            str(paths["ca"]),
+            "--tls-auth-clients",
+            "no",
+            "--requirepass",
+            password,
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--daemonize",
+            "no",
+            "--dir",
+            str(directory),
         ]
         with log_file.open("w") as log:
             process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=directory)
@@ -207,7 +228,9 @@ def start_server(directory, attempts=3):
         output = server.output()
         if "Bad directive" in output or "not supported" in output.lower():
             version = subprocess.run([executable, "--version"], capture_output=True, text=True).stdout.strip()
-            missing(f"{version or executable} does not accept --tls-port (built without TLS?): {' '.join(output.split())[-300:]}")
+            missing(
+                f"{version or executable} does not accept --tls-port (built without TLS?): {' '.join(output.split())[-300:]}"
+            )
         if process.returncode is None or attempt == attempts:
             raise RuntimeError(
                 f"redis-server did not answer over TLS on 127.0.0.1:{port} within {START_TIMEOUT} s "
@@ -228,7 +251,9 @@ def redis_tls_server(tmp_path_factory):
 def redis_tls(redis_tls_server):
     """The module's TLS redis-server with no data and no other client connected."""
     if redis_tls_server.process.poll() is not None:
-        pytest.fail(f"the TLS redis-server exited with {redis_tls_server.process.returncode}:\n{redis_tls_server.output()}")
+        pytest.fail(
+            f"the TLS redis-server exited with {redis_tls_server.process.returncode}:\n{redis_tls_server.output()}"
+        )
     with redis_tls_server.client() as client:
         client.flushall()
         # Connections an earlier test's clients left open would show up in CLIENT LIST.

@@ -76,8 +76,9 @@ def nginx_executable():
 class Router:
     """nginx on loopback in front of the dyno listening on ``upstream_port``; start(), then stop()."""
 
-    def __init__(self, upstream_port, directory, host="localhost", https_port=None, http_port=None,
-                 addresses=("127.0.0.1",)):
+    def __init__(
+        self, upstream_port, directory, host="localhost", https_port=None, http_port=None, addresses=("127.0.0.1",)
+    ):
         from tests.redis_tls import write_certificates
 
         self.directory = Path(directory)
@@ -93,10 +94,15 @@ class Router:
             listen.append(f"        listen {address}:{self.https_port} ssl http2;")
             listen.append(f"        listen {address}:{self.http_port};")
         self.config = self.directory / "nginx.conf"
-        self.config.write_text(CONFIG.format(
-            directory=self.directory, upstream_port=upstream_port, listen="\n".join(listen),
-            certificate=self.certificates["cert"], key=self.certificates["key"],
-        ))
+        self.config.write_text(
+            CONFIG.format(
+                directory=self.directory,
+                upstream_port=upstream_port,
+                listen="\n".join(listen),
+                certificate=self.certificates["cert"],
+                key=self.certificates["key"],
+            )
+        )
         self.process = None
 
     @property
@@ -115,9 +121,20 @@ class Router:
         log = self.directory / "nginx.out"
         with log.open("w") as output:
             self.process = subprocess.Popen(
-                [executable, "-p", str(self.directory), "-c", str(self.config),
-                 "-e", str(self.directory / "error.log"), "-g", "daemon off;"],
-                stdout=output, stderr=subprocess.STDOUT, start_new_session=True,
+                [
+                    executable,
+                    "-p",
+                    str(self.directory),
+                    "-c",
+                    str(self.config),
+                    "-e",
+                    str(self.directory / "error.log"),
+                    "-g",
+                    "daemon off;",
+                ],
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
@@ -129,7 +146,9 @@ class Router:
             except OSError:
                 time.sleep(0.05)
         self.stop()
-        raise RouterUnavailable(f"nginx did not listen on port {self.https_port} within {START_TIMEOUT} s: {self.output()}")
+        raise RouterUnavailable(
+            f"nginx did not listen on port {self.https_port} within {START_TIMEOUT} s: {self.output()}"
+        )
 
     def stop(self, timeout=10):
         if self.process is None or self.process.poll() is not None:

@@ -34,8 +34,11 @@ class MotoS3:
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
         self._server.start()
         self.client = boto3.client(
-            "s3", endpoint_url=self.endpoint_url, region_name=REGION,
-            aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY,
+            "s3",
+            endpoint_url=self.endpoint_url,
+            region_name=REGION,
+            aws_access_key_id=ACCESS_KEY,
+            aws_secret_access_key=SECRET_KEY,
         )
 
     def create_bucket(self):
@@ -47,7 +50,11 @@ class MotoS3:
     def bucket(self, name):
         """The app's view of bucket ``name`` on this server, as settings would build it."""
         return S3Bucket(
-            name=name, region=REGION, endpoint_url=self.endpoint_url, access_key=ACCESS_KEY, secret_key=SECRET_KEY,
+            name=name,
+            region=REGION,
+            endpoint_url=self.endpoint_url,
+            access_key=ACCESS_KEY,
+            secret_key=SECRET_KEY,
         )
 
     def require_signatures(self, required=True):

@@ -36,7 +36,11 @@ def slug(tmp_path_factory):
     build_env = dyno_environment(bin_dir=app / ".venv" / "bin")  # no DYNO, no SECRET_KEY, no services
     built = subprocess.run(
         ["python", "manage.py", "collectstatic", "--noinput"],
-        cwd=app, env=build_env, capture_output=True, text=True, timeout=300,
+        cwd=app,
+        env=build_env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert built.returncode == 0, built.stderr
     return app
@@ -58,8 +62,15 @@ def admin_login(dyno):
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form.text).group(1)
     login = dyno.post(
         "/admin/login/?next=/admin/",
-        data={"username": ADMIN["username"], "password": ADMIN["password"], "csrfmiddlewaretoken": token, "next": "/admin/"},
-        headers=https(Cookie=f"csrftoken={csrf_cookie}", Referer=f"https://{HOST}/admin/login/", Origin=f"https://{HOST}"),
+        data={
+            "username": ADMIN["username"],
+            "password": ADMIN["password"],
+            "csrfmiddlewaretoken": token,
+            "next": "/admin/",
+        },
+        headers=https(
+            Cookie=f"csrftoken={csrf_cookie}", Referer=f"https://{HOST}/admin/login/", Origin=f"https://{HOST}"
+        ),
     )
     assert login.status_code == 302, login.text[:500]
     assert login.headers["Location"] == "/admin/"
@@ -82,7 +93,10 @@ def test_deploy_rehearsal(slug, cluster_database, redis_url):
     assert release.returncode == 0, release.stderr
     superuser = subprocess.run(
         ["python", "manage.py", "createsuperuser", "--noinput"],
-        cwd=slug, capture_output=True, text=True, timeout=60,
+        cwd=slug,
+        capture_output=True,
+        text=True,
+        timeout=60,
         env=env | {"DYNO": "run.1"} | {f"DJANGO_SUPERUSER_{key.upper()}": value for key, value in ADMIN.items()},
     )
     assert superuser.returncode == 0, superuser.stderr
@@ -102,7 +116,9 @@ def test_deploy_rehearsal(slug, cluster_database, redis_url):
         figures["views_seconds"] = round(time.monotonic() - started, 2)
         assert sorted(shown) == list(range(1, VIEWS + 1)), "each view counted once, across both dynos"
 
-        stylesheet = re.search(r'href="(/static/site\.[0-9a-f]{12}\.css)"', dynos[1].get("/", headers=https()).text).group(1)
+        stylesheet = re.search(
+            r'href="(/static/site\.[0-9a-f]{12}\.css)"', dynos[1].get("/", headers=https()).text
+        ).group(1)
         css = dynos[1].get(stylesheet, headers=https(**{"Accept-Encoding": "br"}))
         assert css.status_code == 200
         assert css.headers["Content-Encoding"] == "br"

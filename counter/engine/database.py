@@ -99,7 +99,9 @@ class DatabaseStore(CounterStore):
                 used = cursor.fetchone()[0]
                 if random.randrange(CLEAN_UP_ONE_IN) == 0:  # the limit's windows that ended, all clients'
                     prefix = window.key.split(":", 1)[0] + ":"
-                    cursor.execute(f"DELETE FROM {table} WHERE {key} LIKE %s AND {number} < %s", [prefix + "%", window.number])
+                    cursor.execute(
+                        f"DELETE FROM {table} WHERE {key} LIKE %s AND {number} < %s", [prefix + "%", window.number]
+                    )
             return used
         except DatabaseError as error:
             log.warning("rate limit: the database did not answer, letting the request through: %s", error)

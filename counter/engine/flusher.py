@@ -66,7 +66,7 @@ def flush_round(client, run):
     taken = run(scripts.TAKE, [scripts.INSTANCE, scripts.DIRTY, scripts.BATCH], [scripts.COUNTS, server])
     instance, epoch, seq, refreshed, flat = taken
     instance, epoch, seq = instance.decode(), int(epoch), seq and int(seq)
-    batch = {name.decode(): int(views) for name, views in zip(flat[::2], flat[1::2])}
+    batch = {name.decode(): int(views) for name, views in zip(flat[::2], flat[1::2], strict=True)}
     added = 0
     with transaction.atomic():
         row, _ = RedisInstance.objects.select_for_update().get_or_create(id=instance)
@@ -88,5 +88,9 @@ def flush_round(client, run):
             since = datetime.datetime.fromtimestamp(float(refreshed) - REFRESH_MARGIN, datetime.UTC)
             changed = Counter.objects.filter(updated__gte=since).values_list("name", "views")
         pairs = [value for name, views in changed for value in (name, views)]
-    settled = run(scripts.SETTLE, [scripts.INSTANCE, scripts.BATCH], [instance, epoch, row.taken, repr(now), scripts.COUNTS, *pairs])
+    settled = run(
+        scripts.SETTLE,
+        [scripts.INSTANCE, scripts.BATCH],
+        [instance, epoch, row.taken, repr(now), scripts.COUNTS, *pairs],
+    )
     return instance, added, bool(settled)

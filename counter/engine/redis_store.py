@@ -101,7 +101,7 @@ class RedisStore(CounterStore):
             except redis.RedisError as error:
                 self._went_down(error)
             else:
-                shown = {name: number for name, number in zip(names, numbers) if number is not None}
+                shown = {name: number for name, number in zip(names, numbers, strict=True) if number is not None}
         missing = [name for name in names if name not in shown]
         if not missing:
             return shown  # the ORM takes half a millisecond to build even a query for nothing

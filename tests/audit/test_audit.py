@@ -59,8 +59,12 @@ def test_results_hold_each_lighthouse_run_and_their_median(results):
 
 def test_readme_shows_the_latest_lighthouse_scores(results, readme_scores):
     tool = f"Lighthouse {results['tools']['lighthouse']}"
-    names = {"performance": "performance", "accessibility": "accessibility",
-             "best-practices": "best practices", "seo": "SEO"}
+    names = {
+        "performance": "performance",
+        "accessibility": "accessibility",
+        "best-practices": "best practices",
+        "seo": "SEO",
+    }
     for category, name in names.items():
         assert readme_scores[(tool, name)] == str(round(results["lighthouse"]["median"][category] * 100))
 

@@ -21,7 +21,10 @@ def test_capacity_measures_the_services_and_writes_a_table_and_json(tmp_path):
     output = tmp_path / "capacity.json"
     result = subprocess.run(
         [sys.executable, "bench/capacity.py", "--views", "300", "--rounds", "3", "--output", str(output)],
-        cwd=ROOT, capture_output=True, text=True, timeout=180,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
         env=os.environ | {"BENCH_POSTGRES_URL": POSTGRES_ADMIN_URL, "BENCH_REDIS_URL": REDIS_TEST_URL},
     )
     assert result.returncode == 0, result.stdout + result.stderr

@@ -27,7 +27,12 @@ INSTALL_CHROMIUM = "apt-get install chromium (Debian; bin/test does it when run 
 SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
 VIEWPORTS = {
     "desktop": {"viewport": {"width": 1280, "height": 800}},
-    "phone": {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True, "device_scale_factor": 2},
+    "phone": {
+        "viewport": {"width": 390, "height": 844},
+        "is_mobile": True,
+        "has_touch": True,
+        "device_scale_factor": 2,
+    },
 }
 
 # Playwright's own scripts, added before any of the page's; the CSP does not apply to them.
@@ -69,7 +74,10 @@ def site(tmp_path_factory):
     admin = {"username": "browser-admin", "password": secrets.token_urlsafe(16), "email": "admin@example.com"}
     superuser = subprocess.run(
         [sys.executable, "manage.py", "createsuperuser", "--noinput"],
-        cwd=ROOT, capture_output=True, text=True, timeout=60,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
         env=env | {f"DJANGO_SUPERUSER_{key.upper()}": value for key, value in admin.items()},
     )
     assert superuser.returncode == 0, superuser.stderr
@@ -119,7 +127,9 @@ class Problems(list):
 def reader_agent(browser):
     """The User-Agent this Chromium sends with a window. Headless, it says HeadlessChrome, which
     counter.bots takes for a bot's, as it does any automated browser's: its views would not count."""
-    return f"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/{browser.version} Safari/537.36"
+    return (
+        f"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/{browser.version} Safari/537.36"
+    )
 
 
 def new_page(browser, problems, viewport="desktop", color_scheme="light"):

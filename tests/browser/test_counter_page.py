@@ -19,8 +19,14 @@ def test_loading_the_page_again_shows_the_count_one_higher(site, page):
 def test_the_count_reads_as_one_sentence(site, page):
     page.goto(site.url + "/")
     count = page.locator(".count strong").inner_text()
-    assert page.locator(".count").inner_text().split() == ["This", "page", "was", "viewed", count, *(
-        ["time."] if count == "1" else ["times."])]
+    assert page.locator(".count").inner_text().split() == [
+        "This",
+        "page",
+        "was",
+        "viewed",
+        count,
+        *(["time."] if count == "1" else ["times."]),
+    ]
 
 
 def test_page_loads_with_no_console_error_failed_request_or_csp_violation(site, page, problems):

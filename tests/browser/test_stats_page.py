@@ -43,7 +43,9 @@ def open_stats(site, page):
     page.wait_for_load_state("networkidle")
 
 
-def test_the_previews_load_and_the_script_preview_shows_the_value_without_counting_it(site, page, problems, api, counter):
+def test_the_previews_load_and_the_script_preview_shows_the_value_without_counting_it(
+    site, page, problems, api, counter
+):
     before = value(api)
     open_stats(site, page)
     expect(page.locator(".preview-value")).to_have_text(str(before))
@@ -100,7 +102,9 @@ def test_each_copy_button_puts_its_snippet_on_the_clipboard_and_says_copied(site
 
 @pytest.mark.parametrize("color_scheme", ["light", "dark"])
 @pytest.mark.parametrize("viewport", list(VIEWPORTS))
-def test_the_stats_page_keeps_the_sites_look_with_its_snippets(site, browser, problems, counter, viewport, color_scheme):
+def test_the_stats_page_keeps_the_sites_look_with_its_snippets(
+    site, browser, problems, counter, viewport, color_scheme
+):
     page = new_page(browser, problems, viewport, color_scheme)
     try:
         open_stats(site, page)

@@ -34,8 +34,8 @@ def test_the_list_shows_each_counters_total_and_todays_figures(owner):
         named.hit("blog.example/home")
     named.hit("shop.example/cart")
     page = owner.get(LIST_URL, **HTTPS).content.decode()
-    row = page[page.index("blog.example/home"):]
-    row = row[:row.index("</tr>")]
+    row = page[page.index("blog.example/home") :]
+    row = row[: row.index("</tr>")]
     assert [cell for cell in ("1,000,002", ">2<") if cell in row] == ["1,000,002", ">2<"]
     assert "shop.example/cart" in page
 
@@ -72,8 +72,8 @@ def count_views(name, views, flushed):
 def test_each_count_is_listed_as_the_store_reads_it_unflushed_views_included(owner):
     count_views("index", 5, flushed=3)
     page = owner.get(COUNTS_URL, **HTTPS).content.decode()
-    row = page[page.index(">index<"):]
-    assert ">5<" in row[:row.index("</tr>")]
+    row = page[page.index(">index<") :]
+    assert ">5<" in row[: row.index("</tr>")]
 
 
 def test_counts_can_be_read_but_not_added_changed_or_deleted(owner):
@@ -83,7 +83,9 @@ def test_counts_can_be_read_but_not_added_changed_or_deleted(owner):
     assert change.status_code == 200
     assert 'name="views"' not in change.content.decode() and ">2<" in change.content.decode()
     assert owner.post(change_url, {"name": "index", "views": "0"}, **HTTPS).status_code == 403
-    assert owner.post(reverse("admin:counter_counter_delete", args=["index"]), {"post": "yes"}, **HTTPS).status_code == 403
+    assert (
+        owner.post(reverse("admin:counter_counter_delete", args=["index"]), {"post": "yes"}, **HTTPS).status_code == 403
+    )
     assert owner.get(COUNTS_URL + "add/", **HTTPS).status_code == 403
     assert Counter.objects.filter(name="index").exists()
     assert get_store().get("index") == 2

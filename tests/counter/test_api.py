@@ -5,6 +5,7 @@ runs with both counter stores."""
 import json
 
 import pytest
+
 from counter import named
 from counter import urls as counter_urls
 from counter.engine.base import get_store
@@ -43,12 +44,16 @@ def create(client, namespace="example.com", key="home", **data):
 
 # -- hit and get ------------------------------------------------------------------------------------
 
+
 def test_the_first_hit_creates_a_counter_and_each_hit_counts_one(client):
     values = [post(client, f"{BASE}/example.com/home/hit").json()["value"] for _ in range(3)]
     assert values == [1, 2, 3]
     assert get(client, f"{BASE}/example.com/home/hit").json() == {"namespace": "example.com", "key": "home", "value": 4}
     assert get(client, f"{BASE}/example.com/home").json() == {
-        "namespace": "example.com", "key": "home", "value": 4, "today": {"views": 4, "visitors": 1, "bots": 0},
+        "namespace": "example.com",
+        "key": "home",
+        "value": 4,
+        "today": {"views": 4, "visitors": 1, "bots": 0},
     }
     assert get(client, f"{BASE}/example.com/home").json()["value"] == 4  # reading does not count
 
@@ -86,6 +91,7 @@ def test_views_of_named_counters_reach_the_database_like_the_home_pages(client, 
 
 
 # -- create -----------------------------------------------------------------------------------------
+
 
 def test_creating_a_counter_returns_its_admin_token_once_and_stores_only_a_hash(client):
     created = create(client, value=0)
@@ -138,12 +144,15 @@ def test_a_request_body_over_1_kib_is_refused_with_a_413_but_a_creation_may_carr
     for path in (f"{BASE}/ns/k/hit", f"{BASE}/ns/k/reset"):
         assert error_of(post(client, path, over_1_kib), 413)["code"] == "body_too_large"
     over_256_kib = {**over_1_kib, "padding": "x" * 256 * 1024}
-    assert error_of(post(client, BASE, over_256_kib), 413)["message"] == "request bodies are limited to 262144 bytes here"
+    assert (
+        error_of(post(client, BASE, over_256_kib), 413)["message"] == "request bodies are limited to 262144 bytes here"
+    )
     assert not NamedCounter.objects.exists()
     assert create(client, "ns", "k", padding=over_1_kib["padding"])["value"] == 0
 
 
 # -- reset and delete -------------------------------------------------------------------------------
+
 
 def test_the_admin_token_resets_a_counter_to_zero_or_to_a_value(client):
     token = create(client)["token"]
@@ -185,6 +194,7 @@ def test_the_admin_token_deletes_a_counter_and_a_new_one_of_that_name_starts_afr
 
 # -- HTTP -------------------------------------------------------------------------------------------
 
+
 def test_every_answer_allows_use_from_other_sites(client):
     for response in (
         post(client, f"{BASE}/example.com/home/hit"),
@@ -197,8 +207,12 @@ def test_every_answer_allows_use_from_other_sites(client):
 
 
 def test_a_preflight_request_names_the_methods_and_headers_allowed(client):
-    response = client.options(f"{BASE}/example.com/home/reset", HTTP_ORIGIN="https://example.com",
-                              HTTP_ACCESS_CONTROL_REQUEST_METHOD="POST", **HTTPS)
+    response = client.options(
+        f"{BASE}/example.com/home/reset",
+        HTTP_ORIGIN="https://example.com",
+        HTTP_ACCESS_CONTROL_REQUEST_METHOD="POST",
+        **HTTPS,
+    )
     assert response.status_code == 204
     assert response["Access-Control-Allow-Methods"] == "POST, OPTIONS"
     assert "Authorization" in response["Access-Control-Allow-Headers"]
@@ -213,8 +227,12 @@ def test_a_method_an_endpoint_does_not_take_is_a_405_naming_those_it_does(client
 
 
 def test_every_endpoint_that_takes_get_takes_head_and_says_so(client):
-    preflight = client.options(f"{BASE}/example.com/home", HTTP_ORIGIN="https://example.com",
-                               HTTP_ACCESS_CONTROL_REQUEST_METHOD="HEAD", **HTTPS)
+    preflight = client.options(
+        f"{BASE}/example.com/home",
+        HTTP_ORIGIN="https://example.com",
+        HTTP_ACCESS_CONTROL_REQUEST_METHOD="HEAD",
+        **HTTPS,
+    )
     assert preflight["Access-Control-Allow-Methods"] == "GET, DELETE, HEAD, OPTIONS"
     assert client.put("/api/v1/openapi.json", **HTTPS)["Allow"] == "GET, HEAD, OPTIONS"
     assert client.put(BASE, **HTTPS)["Allow"] == "POST, OPTIONS"
@@ -224,7 +242,11 @@ def test_head_of_a_get_endpoint_answers_as_get_with_no_body(client):
     post(client, f"{BASE}/example.com/home/hit")
     for path in (f"{BASE}/example.com/home", "/api/v1/openapi.json"):
         got, head = get(client, path), client.head(path, **HTTPS)
-        assert (head.status_code, head["Content-Type"]) == (got.status_code, got["Content-Type"]) == (200, "application/json")
+        assert (
+            (head.status_code, head["Content-Type"])
+            == (got.status_code, got["Content-Type"])
+            == (200, "application/json")
+        )
         assert head["Access-Control-Allow-Origin"] == "*"
         assert head.content == b""
 

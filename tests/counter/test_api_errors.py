@@ -21,13 +21,16 @@ def assert_readable_from_any_origin(response):
     assert "no-store" in response["Cache-Control"]
 
 
-@pytest.mark.parametrize("path", [
-    "/api/v1/nope",
-    "/api/v1/counters/a/b/c/d",
-    "/api/v1/counters/a/b/",
-    "/api/v1/counters/a/b/hit/",
-    "/api/v2/counters",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/nope",
+        "/api/v1/counters/a/b/c/d",
+        "/api/v1/counters/a/b/",
+        "/api/v1/counters/a/b/hit/",
+        "/api/v2/counters",
+    ],
+)
 @pytest.mark.parametrize("method", ["get", "post", "delete", "options"])
 def test_a_path_under_the_api_that_names_no_endpoint_is_a_json_404_any_origin_can_read(client, path, method):
     response = getattr(client, method)(path, **HTTPS)

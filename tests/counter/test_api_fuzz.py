@@ -54,12 +54,16 @@ CHECKS = [
     response_schema_conformance,
     positive_data_acceptance,
 ]
-CONFIG = schemathesis.Config.from_dict({
-    # What may answer a request that fits the document: 413 too, as the document says of bodies over
-    # 1024 bytes, 256 KiB for a creation (which its schemas cannot say); 5xx are not_a_server_error's
-    # to catch.
-    "checks": {"positive_data_acceptance": {"expected-statuses": ["2xx", "401", "403", "404", "409", "413", "429"]}},
-})
+CONFIG = schemathesis.Config.from_dict(
+    {
+        # What may answer a request that fits the document: 413 too, as the document says of bodies over
+        # 1024 bytes, 256 KiB for a creation (which its schemas cannot say); 5xx are not_a_server_error's
+        # to catch.
+        "checks": {
+            "positive_data_acceptance": {"expected-statuses": ["2xx", "401", "403", "404", "409", "413", "429"]}
+        },
+    }
+)
 BOUNDED = settings(
     max_examples=50,
     derandomize=True,

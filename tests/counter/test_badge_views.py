@@ -77,7 +77,13 @@ def test_the_shields_endpoint_reads_without_counting(client):
     named.create("example.com/readme", start=1500)
     response = badge(client, "example.com/readme.json", label="hits", color="green")
     assert response.status_code == 200
-    assert response.json() == {"schemaVersion": 1, "label": "hits", "message": "1.5K", "color": "green", "labelColor": "#555"}
+    assert response.json() == {
+        "schemaVersion": 1,
+        "label": "hits",
+        "message": "1.5K",
+        "color": "green",
+        "labelColor": "#555",
+    }
     assert named.get("example.com/readme") == 1500
 
 
@@ -131,7 +137,9 @@ def test_a_label_that_would_not_show_as_written_is_refused_by_both_badges_naming
     assert not NamedCounter.objects.exists()
 
 
-@pytest.mark.parametrize("parameter", ["style", "color", "labelColor", "logo", "logoColor", "logoSize", "theme", "action", "metric"])
+@pytest.mark.parametrize(
+    "parameter", ["style", "color", "labelColor", "logo", "logoColor", "logoSize", "theme", "action", "metric"]
+)
 def test_any_other_option_with_a_hidden_character_is_refused_naming_the_option(client, parameter):
     svg = badge(client, "example.com/readme.svg", **{parameter: "flat\u202e"})
     assert svg.status_code == 200 and title_of(svg).startswith(f"{parameter}: ")
@@ -193,16 +201,25 @@ def test_with_nothing_able_to_count_a_badge_says_unavailable_and_when_to_retry(b
 
 def test_metric_visitors_shows_todays_unique_visitors(client):
     for address in ("198.51.100.7", "198.51.100.7", "203.0.113.9"):
-        response = client.get("/badge/example.com/readme.svg", {"metric": "visitors"}, HTTP_X_FORWARDED_FOR=address, **HTTPS)
+        response = client.get(
+            "/badge/example.com/readme.svg", {"metric": "visitors"}, HTTP_X_FORWARDED_FOR=address, **HTTPS
+        )
     assert title_of(response) == "visitors: 2"
     assert named.get("example.com/readme") == 3
     assert badge(client, "example.com/readme.json", metric="visitors", label="readers").json()["message"] == "2"
-    assert title_of(badge(client, "example.com/readme.svg", metric="everything")) == "metric: must be one of views, visitors"
+    assert (
+        title_of(badge(client, "example.com/readme.svg", metric="everything"))
+        == "metric: must be one of views, visitors"
+    )
 
 
 def test_view_today_total_shows_todays_views_beside_the_total(client, clock):
-    client.post("/api/v1/counters", {"namespace": "example.com", "key": "readme", "value": 1500},
-                content_type="application/json", **HTTPS)
+    client.post(
+        "/api/v1/counters",
+        {"namespace": "example.com", "key": "readme", "value": 1500},
+        content_type="application/json",
+        **HTTPS,
+    )
     assert title_of(badge(client, "example.com/readme.svg", view="today-total")) == "views: 1 / 1.5K"
     assert title_of(badge(client, "example.com/readme.svg", view="today-total", action="get")) == "views: 1 / 1.5K"
     clock["day"] = clock["day"].replace(day=clock["day"].day + 1)

@@ -496,29 +496,205 @@ LOGO = {"logo": "github"}
 LABEL_COLOR = {"labelColor": "0f0"}
 SHIELDS_SNAPSHOTS = [
     # style, case, label, message, query, width, height, parts, texts, logo
-    ("flat", "message/label, no logo", "cactus", "grown", {}, 90, 20, [(0, 45), (45, 45)], [(235, 350), (665, 350)], None),
-    ("flat", "message/label, with logo", "cactus", "grown", LOGO, 107, 20, [(0, 62), (62, 45)], [(405, 350), (835, 350)], (5, 3, 14)),
+    (
+        "flat",
+        "message/label, no logo",
+        "cactus",
+        "grown",
+        {},
+        90,
+        20,
+        [(0, 45), (45, 45)],
+        [(235, 350), (665, 350)],
+        None,
+    ),
+    (
+        "flat",
+        "message/label, with logo",
+        "cactus",
+        "grown",
+        LOGO,
+        107,
+        20,
+        [(0, 62), (62, 45)],
+        [(405, 350), (835, 350)],
+        (5, 3, 14),
+    ),
     ("flat", "message only, no logo", "", "grown", {}, 45, 20, [(0, 45)], [(225, 350)], None),
     ("flat", "message only, with logo", "", "grown", LOGO, 63, 20, [(0, 63)], [(405, 350)], (5, 3, 14)),
-    ("flat", "message only, with logo and labelColor", "", "grown", LOGO | LABEL_COLOR, 69, 20, [(0, 24), (24, 45)], [(455, 350)], (5, 3, 14)),
-    ("flat", "badges with logos", "label", "message", LOGO, 113, 20, [(0, 54), (54, 59)], [(365, 270), (825, 490)], (5, 3, 14)),
-    ("flat-square", "message/label, no logo", "cactus", "grown", {}, 90, 20, [(0, 45), (45, 45)], [(235, 350), (665, 350)], None),
-    ("flat-square", "message/label, with logo", "cactus", "grown", LOGO, 107, 20, [(0, 62), (62, 45)], [(405, 350), (835, 350)], (5, 3, 14)),
+    (
+        "flat",
+        "message only, with logo and labelColor",
+        "",
+        "grown",
+        LOGO | LABEL_COLOR,
+        69,
+        20,
+        [(0, 24), (24, 45)],
+        [(455, 350)],
+        (5, 3, 14),
+    ),
+    (
+        "flat",
+        "badges with logos",
+        "label",
+        "message",
+        LOGO,
+        113,
+        20,
+        [(0, 54), (54, 59)],
+        [(365, 270), (825, 490)],
+        (5, 3, 14),
+    ),
+    (
+        "flat-square",
+        "message/label, no logo",
+        "cactus",
+        "grown",
+        {},
+        90,
+        20,
+        [(0, 45), (45, 45)],
+        [(235, 350), (665, 350)],
+        None,
+    ),
+    (
+        "flat-square",
+        "message/label, with logo",
+        "cactus",
+        "grown",
+        LOGO,
+        107,
+        20,
+        [(0, 62), (62, 45)],
+        [(405, 350), (835, 350)],
+        (5, 3, 14),
+    ),
     ("flat-square", "message only, no logo", "", "grown", {}, 45, 20, [(0, 45)], [(225, 350)], None),
     ("flat-square", "message only, with logo", "", "grown", LOGO, 63, 20, [(0, 63)], [(405, 350)], (5, 3, 14)),
-    ("flat-square", "message only, with logo and labelColor", "", "grown", LOGO | LABEL_COLOR, 69, 20, [(0, 24), (24, 45)], [(455, 350)], (5, 3, 14)),
-    ("plastic", "message/label, no logo", "cactus", "grown", {}, 90, 18, [(0, 45), (45, 45)], [(235, 350), (665, 350)], None),
-    ("plastic", "message/label, with logo", "cactus", "grown", LOGO, 107, 18, [(0, 62), (62, 45)], [(405, 350), (835, 350)], (5, 2, 14)),
+    (
+        "flat-square",
+        "message only, with logo and labelColor",
+        "",
+        "grown",
+        LOGO | LABEL_COLOR,
+        69,
+        20,
+        [(0, 24), (24, 45)],
+        [(455, 350)],
+        (5, 3, 14),
+    ),
+    (
+        "plastic",
+        "message/label, no logo",
+        "cactus",
+        "grown",
+        {},
+        90,
+        18,
+        [(0, 45), (45, 45)],
+        [(235, 350), (665, 350)],
+        None,
+    ),
+    (
+        "plastic",
+        "message/label, with logo",
+        "cactus",
+        "grown",
+        LOGO,
+        107,
+        18,
+        [(0, 62), (62, 45)],
+        [(405, 350), (835, 350)],
+        (5, 2, 14),
+    ),
     ("plastic", "message only, no logo", "", "grown", {}, 45, 18, [(0, 45)], [(225, 350)], None),
     ("plastic", "message only, with logo", "", "grown", LOGO, 63, 18, [(0, 63)], [(405, 350)], (5, 2, 14)),
-    ("plastic", "message only, with logo and labelColor", "", "grown", LOGO | LABEL_COLOR, 69, 18, [(0, 24), (24, 45)], [(455, 350)], (5, 2, 14)),
-    ("for-the-badge", "message/label, no logo", "cactus", "grown", {}, 146.75, 28, [(0, 72.5), (72.5, 74.25)], [(362.5, 485), (1096.25, 502.5)], None),
-    ("for-the-badge", "message/label, with logo", "cactus", "grown", LOGO, 163.75, 28, [(0, 89.5), (89.5, 74.25)], [(532.5, 485), (1266.25, 502.5)], (9, 7, 14)),
+    (
+        "plastic",
+        "message only, with logo and labelColor",
+        "",
+        "grown",
+        LOGO | LABEL_COLOR,
+        69,
+        18,
+        [(0, 24), (24, 45)],
+        [(455, 350)],
+        (5, 2, 14),
+    ),
+    (
+        "for-the-badge",
+        "message/label, no logo",
+        "cactus",
+        "grown",
+        {},
+        146.75,
+        28,
+        [(0, 72.5), (72.5, 74.25)],
+        [(362.5, 485), (1096.25, 502.5)],
+        None,
+    ),
+    (
+        "for-the-badge",
+        "message/label, with logo",
+        "cactus",
+        "grown",
+        LOGO,
+        163.75,
+        28,
+        [(0, 89.5), (89.5, 74.25)],
+        [(532.5, 485), (1266.25, 502.5)],
+        (9, 7, 14),
+    ),
     ("for-the-badge", "message only, no logo", "", "grown", {}, 74.25, 28, [(0, 74.25)], [(371.25, 502.5)], None),
-    ("for-the-badge", "message only, with logo", "", "grown", LOGO, 94.25, 28, [(0, 94.25)], [(571.25, 502.5)], (9, 7, 14)),
-    ("for-the-badge", "message only, with logo and labelColor", "", "grown", LOGO | LABEL_COLOR, 106.25, 28, [(0, 32), (32, 74.25)], [(691.25, 502.5)], (9, 7, 14)),
-    ("social", "message/label, no logo", "cactus", "grown", {}, 95, 20, [(0.5, 47), (53.5, 41)], [(235, 370), (735, 330)], None),
-    ("social", "message/label, with logo", "cactus", "grown", LOGO, 112, 20, [(0.5, 64), (70.5, 41)], [(405, 370), (905, 330)], (5, 3, 14)),
+    (
+        "for-the-badge",
+        "message only, with logo",
+        "",
+        "grown",
+        LOGO,
+        94.25,
+        28,
+        [(0, 94.25)],
+        [(571.25, 502.5)],
+        (9, 7, 14),
+    ),
+    (
+        "for-the-badge",
+        "message only, with logo and labelColor",
+        "",
+        "grown",
+        LOGO | LABEL_COLOR,
+        106.25,
+        28,
+        [(0, 32), (32, 74.25)],
+        [(691.25, 502.5)],
+        (9, 7, 14),
+    ),
+    (
+        "social",
+        "message/label, no logo",
+        "cactus",
+        "grown",
+        {},
+        95,
+        20,
+        [(0.5, 47), (53.5, 41)],
+        [(235, 370), (735, 330)],
+        None,
+    ),
+    (
+        "social",
+        "message/label, with logo",
+        "cactus",
+        "grown",
+        LOGO,
+        112,
+        20,
+        [(0.5, 64), (70.5, 41)],
+        [(405, 370), (905, 330)],
+        (5, 3, 14),
+    ),
     ("social", "message only, no logo", "", "grown", {}, 59, 20, [(0.5, 11), (17.5, 41)], [(375, 330)], None),
     ("social", "message only, with logo", "", "grown", LOGO, 73, 20, [(0.5, 25), (31.5, 41)], [(515, 330)], (5, 3, 14)),
 ]
@@ -529,8 +705,12 @@ SHIELDS_SNAPSHOTS = [
     SHIELDS_SNAPSHOTS,
     ids=[f"{row[0]}: {row[1]}" for row in SHIELDS_SNAPSHOTS],
 )
-def test_a_badge_has_the_geometry_of_shields_io_s_for_the_same_text(style, case, label, message, query, width, height, parts, drawn, logo):
-    root = ET.fromstring(render_svg(label, message, parse_options({"style": style, "label": label, "color": "b3e", **query})))
+def test_a_badge_has_the_geometry_of_shields_io_s_for_the_same_text(
+    style, case, label, message, query, width, height, parts, drawn, logo
+):
+    root = ET.fromstring(
+        render_svg(label, message, parse_options({"style": style, "label": label, "color": "b3e", **query}))
+    )
     assert (number(root.get("width")), number(root.get("height"))) == (width, height)
     assert [(number(rect.get("x", "0")), number(rect.get("width"))) for rect in background_rects(root)] == parts
     assert [(number(text.get("x")), number(text.get("textLength"))) for text in texts(root)] == drawn
@@ -575,7 +755,9 @@ def test_logo_size_auto_draws_a_wide_logo_wider():
     auto = svg_of("views", "1", logo="amd", logoSize="auto")
     (image,) = images(auto)
     assert number(image.get("width")) == pytest.approx(14 * 24 / 5.726, abs=0.01)
-    assert number(auto.get("width")) - number(square.get("width")) == pytest.approx(number(image.get("width")) - 14, abs=0.01)
+    assert number(auto.get("width")) - number(square.get("width")) == pytest.approx(
+        number(image.get("width")) - 14, abs=0.01
+    )
 
 
 @pytest.mark.parametrize("style", DRAWN_STYLES)
@@ -668,7 +850,11 @@ def test_a_trend_of_days_without_views_is_a_flat_line_at_the_bottom(style):
 
 def test_a_trend_is_drawn_in_the_colour_text_would_take_on_the_message_with_a_light_fill():
     line_color = {
-        query: [path.get("stroke") for path in trend_of([1, 2, 3, 4, 5, 6, 7], **dict(query)).iter(f"{NS}path") if path.get("fill") == "none"]
+        query: [
+            path.get("stroke")
+            for path in trend_of([1, 2, 3, 4, 5, 6, 7], **dict(query)).iter(f"{NS}path")
+            if path.get("fill") == "none"
+        ]
         for query in ((), (("color", "fff"),), (("style", "social"),))
     }
     assert line_color == {(): ["#fff"], (("color", "fff"),): ["#333"], (("style", "social"),): ["#333"]}
@@ -696,7 +882,9 @@ def test_the_pixel_trend_is_one_pixel_titled_with_the_trend():
     st.sampled_from(["light", "dark"]),
 )
 def test_any_trend_gives_a_valid_badge_whose_line_stays_inside_it(label, values, style, theme):
-    root = ET.fromstring(render_trend_svg(label, values, parse_options({"label": label, "style": style, "theme": theme})))
+    root = ET.fromstring(
+        render_trend_svg(label, values, parse_options({"label": label, "style": style, "theme": theme}))
+    )
     assert root.get("aria-label").endswith(f"{sum(values):,} in the last {len(values)} days")
     if style != "pixel":
         width, height = number(root.get("width")), number(root.get("height"))
@@ -733,9 +921,7 @@ def test_characters_without_a_width_count_as_wide_as_m():
 def test_badges_grow_with_their_text(style):
     widths = [number(svg_of("views", "1" * n, style=style).get("width")) for n in range(1, 8)]
     assert widths == sorted(set(widths))
-    assert number(svg_of("WWW", "1", style=style).get("width")) > number(
-        svg_of("iii", "1", style=style).get("width")
-    )
+    assert number(svg_of("WWW", "1", style=style).get("width")) > number(svg_of("iii", "1", style=style).get("width"))
 
 
 @pytest.mark.parametrize("style", DRAWN_STYLES)
@@ -827,7 +1013,9 @@ def test_any_text_at_all_still_gives_well_formed_xml(label, message, style):
 @given(st.integers(), st.sampled_from(TWO_TONE_STYLES), st.sampled_from([None, "npm", "amd"]))
 def test_any_count_gives_a_badge_whose_halves_fill_it(count, style, logo):
     root = ET.fromstring(render_svg("views", abbreviate(count), BadgeOptions(style=style, logo=logo, logo_size="auto")))
-    assert sum(number(rect.get("width")) for rect in background_rects(root)) == pytest.approx(number(root.get("width")), abs=1e-9)
+    assert sum(number(rect.get("width")) for rect in background_rects(root)) == pytest.approx(
+        number(root.get("width")), abs=1e-9
+    )
 
 
 # The endpoint JSON and the cache headers
@@ -846,7 +1034,9 @@ def test_the_endpoint_json_follows_shields_io_schema_version_1():
 
 
 def test_the_endpoint_json_carries_the_logo_the_style_and_the_theme_s_colours():
-    options = parse_options({"logo": "GitHub", "logoColor": "fff", "logoSize": "auto", "style": "social", "theme": "dark"})
+    options = parse_options(
+        {"logo": "GitHub", "logoColor": "fff", "logoSize": "auto", "style": "social", "theme": "dark"}
+    )
     assert shields_endpoint("views", "1", options) == {
         "schemaVersion": 1,
         "label": "views",

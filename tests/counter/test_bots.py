@@ -20,10 +20,19 @@ HTTPS = {"secure": True}
 SVG = "{http://www.w3.org/2000/svg}"
 # None: no User-Agent header at all.
 BOTS = {
-    "Googlebot": GOOGLEBOT, "bingbot": BINGBOT, "curl": CURL, "Slack's link preview": SLACKBOT,
-    "an empty User-Agent": "", "a blank User-Agent": "  ", "no User-Agent": None,
+    "Googlebot": GOOGLEBOT,
+    "bingbot": BINGBOT,
+    "curl": CURL,
+    "Slack's link preview": SLACKBOT,
+    "an empty User-Agent": "",
+    "a blank User-Agent": "  ",
+    "no User-Agent": None,
 }
-READER_PROXIES = {"GitHub's image proxy": GITHUB_CAMO, "Gmail's image proxy": GMAIL_PROXY, "Yahoo Mail's image proxy": YAHOO_MAIL_PROXY}
+READER_PROXIES = {
+    "GitHub's image proxy": GITHUB_CAMO,
+    "Gmail's image proxy": GMAIL_PROXY,
+    "Yahoo Mail's image proxy": YAHOO_MAIL_PROXY,
+}
 ADDRESS = {"REMOTE_ADDR": "10.0.0.1", "HTTP_X_FORWARDED_FOR": "198.51.100.7"}
 OTHER_ADDRESS = {"REMOTE_ADDR": "10.0.0.1", "HTTP_X_FORWARDED_FOR": "203.0.113.9"}
 
@@ -90,7 +99,9 @@ def test_threads_checking_at_once_each_get_the_verdict_on_their_own_user_agent()
 
     def check(thread):
         for number in range(200):
-            agent, bot = (f"Googlebot/{thread}.{number}", True) if number % 2 else (f"{BROWSER} build/{thread}.{number}", False)
+            agent, bot = (
+                (f"Googlebot/{thread}.{number}", True) if number % 2 else (f"{BROWSER} build/{thread}.{number}", False)
+            )
             if bots.is_bot(agent) != bot:
                 wrong.append(agent)
 
@@ -104,6 +115,7 @@ def test_threads_checking_at_once_each_get_the_verdict_on_their_own_user_agent()
 
 
 # -- named counters -------------------------------------------------------------------------------
+
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.usefixtures("backend", "clock")
@@ -175,6 +187,12 @@ def test_bots_are_never_visitors_whatever_their_address(client):
     for number, agent in enumerate([GOOGLEBOT, BINGBOT, CURL, "", None] * 2):
         address = {"HTTP_X_FORWARDED_FOR": f"198.51.100.{number}"}
         as_agent(agent).get("/badge/example.com/readme.svg", {"metric": "visitors"}, **address, **HTTPS)
-    assert title_of(client.get("/badge/example.com/readme.svg", {"metric": "visitors", "action": "get"}, **HTTPS)) == "visitors: 0"
+    assert (
+        title_of(client.get("/badge/example.com/readme.svg", {"metric": "visitors", "action": "get"}, **HTTPS))
+        == "visitors: 0"
+    )
     assert today_of("example.com/readme") == (0, 0, 10)
-    assert history.bots_per_day(NamedCounter.objects.get().series, days=2) == [(DAY - datetime.timedelta(days=1), 0), (DAY, 10)]
+    assert history.bots_per_day(NamedCounter.objects.get().series, days=2) == [
+        (DAY - datetime.timedelta(days=1), 0),
+        (DAY, 10),
+    ]

@@ -43,8 +43,18 @@ def test_a_carried_history_shows_in_the_counters_days_visitors_and_stats_page(cl
         get_store().flush()  # a flush round moves today's view and visitor, and leaves the carried days be
     views = dict(history.views_per_day(series(), days=42))
     unique = dict(history.visitors_per_day(series(), days=42))
-    assert {day: count for day, count in views.items() if count} == {days_ago(40): 2, days_ago(10): 7, days_ago(1): 5, DAY: 1}
-    assert {day: count for day, count in unique.items() if count} == {days_ago(40): 1, days_ago(10): 7, days_ago(1): 3, DAY: 1}
+    assert {day: count for day, count in views.items() if count} == {
+        days_ago(40): 2,
+        days_ago(10): 7,
+        days_ago(1): 5,
+        DAY: 1,
+    }
+    assert {day: count for day, count in unique.items() if count} == {
+        days_ago(40): 1,
+        days_ago(10): 7,
+        days_ago(1): 3,
+        DAY: 1,
+    }
     assert named.get("site/home") == 101, "the carried views are in the starting value, not added to it"
     page = client.get("/stats/site/home/", **HTTPS).content.decode()
     assert f"<tr><td>{days_ago(1)}</td><td>5</td><td>3</td><td>2</td></tr>" in page
@@ -55,16 +65,21 @@ def test_a_carried_history_is_durable_as_the_engines_rows_and_the_visitors_count
     create(client, CARRIED, value=100)
     home = series()
     assert dict(Counter.objects.filter(name__startswith=home).values_list("name", "views")) == {
-        history.day_name(home, days_ago(1)): 5, history.bots_name(home, days_ago(1)): 2,
-        history.day_name(home, days_ago(10)): 7, history.day_name(home, days_ago(40)): 2,
+        history.day_name(home, days_ago(1)): 5,
+        history.bots_name(home, days_ago(1)): 2,
+        history.day_name(home, days_ago(10)): 7,
+        history.day_name(home, days_ago(40)): 2,
         history.bots_name(home, days_ago(41)): 4,
     }, "no row for a zero"
     assert dict(DailyVisitors.objects.values_list("name", "visitors")) == {
-        history.day_name(home, days_ago(1)): 3, history.day_name(home, days_ago(10)): 7, history.day_name(home, days_ago(40)): 1,
+        history.day_name(home, days_ago(1)): 3,
+        history.day_name(home, days_ago(10)): 7,
+        history.day_name(home, days_ago(40)): 1,
     }
     assert NamedCounter.objects.get().first_day == days_ago(41)
     assert get_store().get_many([history.bots_name(home, days_ago(1)), history.bots_name(home, days_ago(10))]) == {
-        history.bots_name(home, days_ago(1)): 2, history.bots_name(home, days_ago(10)): 0,
+        history.bots_name(home, days_ago(1)): 2,
+        history.bots_name(home, days_ago(10)): 0,
     }
     assert visitors.count(history.day_name(home, days_ago(1))) == 3
 
@@ -109,7 +124,11 @@ MORE_THAN_ALLOWED = [entry(1, 0, 0)] * (carried_history.MAX_DAYS + 1)
         ([{"day": "2026-02-30", "views": 1, "visitors": 1}], 10, "history[0].day must be a date"),
         ([{"day": 20261123, "views": 1, "visitors": 1}], 10, "history[0].day must be a date"),
         ([{"views": 1, "visitors": 1}], 10, "history[0].day must be a date"),
-        ([entry(2, 1, 1), entry(1, 1, 1), entry(2, 3, 0)], 10, f"history[2].day: {days_ago(2)} is in the history more than once"),
+        (
+            [entry(2, 1, 1), entry(1, 1, 1), entry(2, 3, 0)],
+            10,
+            f"history[2].day: {days_ago(2)} is in the history more than once",
+        ),
         ([entry(1, -1, 0)], 10, "history[0].views must be a whole number from 0 to 10^15"),
         ([entry(1, 1.5, 0)], 10, "history[0].views must be a whole number"),
         ([entry(1, "3", 0)], 10, "history[0].views must be a whole number"),
@@ -118,7 +137,11 @@ MORE_THAN_ALLOWED = [entry(1, 0, 0)] * (carried_history.MAX_DAYS + 1)
         ([entry(1, 1, 0, bots=-1)], 10, "history[0].bots must be a whole number"),
         ([entry(1, 1, 0, bots=10**16)], 10, "history[0].bots must be a whole number"),
         ([entry(1, 2, 3)], 10, "history[0].visitors (3) must not be more than its views (2)"),
-        ([entry(2, 4, 0), entry(1, 2, 0)], 5, "'value' (5) is less than the history's views (6), which it counts already"),
+        (
+            [entry(2, 4, 0), entry(1, 2, 0)],
+            5,
+            "'value' (5) is less than the history's views (6), which it counts already",
+        ),
         ([entry(1, 1, 0)], -1, "'value' (-1) is less than the history's views (1)"),
     ],
 )

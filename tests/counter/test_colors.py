@@ -230,7 +230,7 @@ def test_css_names_that_shields_io_also_uses_mean_shields_io_colours():
         ("url(#gradient)", "unknown colour function url(): use rgb(), rgba(), hsl() or hsla()"),
         ("var(--accent)", "unknown colour function var(): use rgb(), rgba(), hsl() or hsla()"),
         ("rgb(1,2,3", "unknown colour 'rgb(1,2,3'"),
-        ("rgb(1,2,3)\"", "unknown colour 'rgb(1,2,3)\"'"),
+        ('rgb(1,2,3)"', "unknown colour 'rgb(1,2,3)\"'"),
         ('red" onload="alert(1)', "unknown colour 'red\" onload=\"alert(1)'"),
         ("red;fill:url(#x)", "unknown colour 'red;fill:url(#x)'"),
         ("<script>", "unknown colour '<script>'"),
@@ -315,7 +315,9 @@ def function_like(names, *values):
 colour_like = st.one_of(
     st.sampled_from([*CSS_NAMES, *SHIELDS_COLORS, "gray", "success", "inactive"]),
     st.text(alphabet="#0123456789abcdefABCDEFgG", max_size=10),
-    function_like(["rgb", "rgba", "RGB"], st.tuples(numbers, numbers, numbers), st.tuples(percentages, percentages, percentages)),
+    function_like(
+        ["rgb", "rgba", "RGB"], st.tuples(numbers, numbers, numbers), st.tuples(percentages, percentages, percentages)
+    ),
     function_like(["hsl", "hsla", "Hsla"], st.tuples(hues, percentages, percentages)),
     function_like(["url", "var", "hwb"]),
     st.text(max_size=MAX_LENGTH + 2),

@@ -60,7 +60,10 @@ def test_the_export_holds_the_value_and_every_day_from_the_creation_to_today(cli
     exported = response.json()
     created = NamedCounter.objects.get().created
     assert exported == {
-        "namespace": "site", "key": "home", "value": 1001, "created": created.isoformat(),
+        "namespace": "site",
+        "key": "home",
+        "value": 1001,
+        "created": created.isoformat(),
         "days": [day(3, 3, 2, bots=2), day(2, 0, 0), day(1, 1, 0), day(0, 1, 1, bots=1)],
     }
     assert datetime.datetime.fromisoformat(exported["created"]) == created
@@ -76,7 +79,9 @@ def test_a_counter_older_than_its_first_day_field_exports_from_the_day_it_was_cr
     hits("site/home", 1)
     created = datetime.datetime.combine(days_ago(2), datetime.time(23, 59), datetime.UTC)
     NamedCounter.objects.update(first_day=None, created=created)
-    assert [entry["day"] for entry in export(client).json()["days"]] == [days_ago(back).isoformat() for back in (2, 1, 0)]
+    assert [entry["day"] for entry in export(client).json()["days"]] == [
+        days_ago(back).isoformat() for back in (2, 1, 0)
+    ]
 
 
 def test_the_export_as_csv_is_a_file_named_after_the_counter(client, clock):
@@ -88,7 +93,9 @@ def test_the_export_as_csv_is_a_file_named_after_the_counter(client, clock):
     assert response["Content-Disposition"] == 'attachment; filename="site-home.page.csv"'
     assert response["Access-Control-Allow-Origin"] == "*"
     assert list(csv.reader(io.StringIO(response.content.decode()))) == [
-        ["day", "views", "visitors", "bots"], [days_ago(1).isoformat(), "7", "3", "1"], [DAY.isoformat(), "2", "0", "0"],
+        ["day", "views", "visitors", "bots"],
+        [days_ago(1).isoformat(), "7", "3", "1"],
+        [DAY.isoformat(), "2", "0", "0"],
     ]
     assert export(client, "site/home.page", "?format=json").json()["days"][0] == day(1, 7, 3, bots=1)
 
@@ -98,7 +105,11 @@ def test_an_export_in_another_format_is_a_400(client, clock, query):
     hits("site/home", 1)
     response = export(client, query=query)
     assert response.status_code == 400
-    assert response.json()["error"] == {"status": 400, "code": "invalid_format", "message": "'format' must be json or csv"}
+    assert response.json()["error"] == {
+        "status": 400,
+        "code": "invalid_format",
+        "message": "'format' must be json or csv",
+    }
 
 
 def test_the_export_of_an_unknown_counter_is_a_404_and_of_a_bad_name_a_400(client):
@@ -148,7 +159,9 @@ def test_an_exports_queries_and_round_trips_do_not_grow_with_its_days(client, cl
         export(client, "site/from-1")  # Redis loads the scripts on their first call
         costs, bodies = {}, {}
         for back in (1, 365, carried_history.MAX_DAYS):
-            queries, commands, response = sent(lambda: export(client, f"site/from-{back}"), leave_out=RateLimitWindow._meta.db_table)
+            queries, commands, response = sent(
+                lambda: export(client, f"site/from-{back}"), leave_out=RateLimitWindow._meta.db_table
+            )
             costs[back], bodies[back] = (queries, commands), response.json()
     assert costs[1] == costs[365] == costs[carried_history.MAX_DAYS]
     assert costs[1] == ((3, 3) if backend == "redis" else (4, 0))

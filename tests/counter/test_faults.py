@@ -113,7 +113,9 @@ def assert_settled_and_converged(result, faults):
     shows exactly the durable count plus the views since; after settling, sequential views show
     the durable count plus one, two, three... and each counts once."""
     assert result["settled"], f"the flusher never settled: {result['settle_state']}"
-    assert result["converged_seconds_after_the_fault"] <= 2 * faults.interval + faults.slack, result["exact_after_the_fault"]
+    assert result["converged_seconds_after_the_fault"] <= 2 * faults.interval + faults.slack, result[
+        "exact_after_the_fault"
+    ]
     assert result["sequential_views_after_settling"] == result["expected_sequential_views"]
     assert result["counted_after_them"] == result["views_counted"] + 3 * len(result["expected_sequential_views"])
     assert result["settle_state"]["redis"]["shown"] == result["counted_after_them"], "Redis shows the durable total"
@@ -172,7 +174,9 @@ def assert_loss_bounded(result, loss, flushing=True):
         assert loss["seconds_from_last_flush_to_the_loss"] <= FLUSH_INTERVAL + FLUSH_JITTER, (
             f"Redis held views unflushed for longer than a flush interval: {loss}"
         )
-        assert lost <= loss["views_in_the_last_flush_interval"], f"{lost} lost, more than a flush interval's views: {loss}"
+        assert lost <= loss["views_in_the_last_flush_interval"], (
+            f"{lost} lost, more than a flush interval's views: {loss}"
+        )
 
 
 def test_redis_stopped_then_back_with_its_data(fleet, redis_server, postgres_cluster, cluster_database):
@@ -312,7 +316,9 @@ def test_redis_restored_from_an_older_snapshot(fleet, redis_server, postgres_clu
     assert_rising(result, allowed)
 
 
-def test_redis_restored_from_a_snapshot_taken_with_a_batch_in_flight(fleet, redis_server, postgres_cluster, cluster_database):
+def test_redis_restored_from_a_snapshot_taken_with_a_batch_in_flight(
+    fleet, redis_server, postgres_cluster, cluster_database
+):
     """A snapshot taken while a batch was on its way to a database that was down. Restored once the
     database has taken exactly that batch, it is the same instance still: the batch settles in
     Redis and is not added again, and nothing is lost. Restored again after later batches, it
@@ -373,7 +379,9 @@ def test_redis_restored_from_a_snapshot_taken_with_a_batch_in_flight(fleet, redi
     assert result["statuses"] == {"200": len(load.views)}
     assert result["worst_latency"] < FAST
     assert in_snapshot["inflight"] == str(seq) and in_snapshot["batch"] == seq
-    assert first["redis"]["instance"]["id"] == instance, "restored when the database holds just its batch: the same instance"
+    assert first["redis"]["instance"]["id"] == instance, (
+        "restored when the database holds just its batch: the same instance"
+    )
     assert first["settled"] and first["durable"] == served_then, (
         f"{first['durable']} counted for {served_then} served: the batch in flight counts once, nothing is lost"
     )
@@ -384,7 +392,9 @@ def test_redis_restored_from_a_snapshot_taken_with_a_batch_in_flight(fleet, redi
     assert_rising(result, allowed)
 
 
-def test_redis_restored_from_a_snapshot_while_a_batch_waits_on_the_database(fleet, redis_server, postgres_cluster, cluster_database):
+def test_redis_restored_from_a_snapshot_while_a_batch_waits_on_the_database(
+    fleet, redis_server, postgres_cluster, cluster_database
+):
     """Redis restored from a snapshot the database is level with, while a batch the lost server took
     after it still waits on the database (its round blocked on the instance's row): at most what
     the lost server held is lost, the views counted on the restored server each count once, and
@@ -478,7 +488,9 @@ def test_redis_url_moved_to_a_new_instance(fleet, redis_server, postgres_cluster
     assert result["worst_latency"] < FAST
     assert figures["views_on_old_dynos_while_both_served"] and figures["views_on_new_dynos_while_both_served"]
     assert exits == [0, 0]
-    assert old_redis["pending"] == old_redis["inflight"] == old_redis["dirty"] == 0, "the old dynos flushed on their way out"
+    assert old_redis["pending"] == old_redis["inflight"] == old_redis["dirty"] == 0, (
+        "the old dynos flushed on their way out"
+    )
     assert_kept_every_view(result, faults, allowed)
 
 
@@ -713,7 +725,9 @@ def test_database_down_then_redis_hung(fleet, redis_server, postgres_cluster, cl
     refused = [v for v in load.views if v.status == 503]
     # Redis held every view since the database stopped, not a flush interval's: the views it alone
     # held when it hung, and a flush interval's, is the most a number may run below another.
-    held = sum(v.served and v.ended >= stopping - FLUSH_INTERVAL - FLUSH_JITTER and v.started <= paused for v in load.views)
+    held = sum(
+        v.served and v.ended >= stopping - FLUSH_INTERVAL - FLUSH_JITTER and v.started <= paused for v in load.views
+    )
     allowed = held + drop_allowed(load, stopping, faults.converged)
     figures = result | {
         "views_redis_alone_held_when_it_hung": held,

@@ -41,16 +41,20 @@ def test_days_are_kept_as_durably_as_the_counts(clock, backend):
 
 
 def test_a_reset_changes_the_total_not_the_days(client, clock):
-    token = json.loads(client.post("/api/v1/counters", {"namespace": "site", "key": "home"},
-                                   content_type="application/json", **HTTPS).content)["token"]
+    token = json.loads(
+        client.post(
+            "/api/v1/counters", {"namespace": "site", "key": "home"}, content_type="application/json", **HTTPS
+        ).content
+    )["token"]
     hits("site/home", 3)
     named.reset("site/home", token)
     assert history.views_per_day(series("site/home"), days=1) == [(DAY, 3)]
 
 
 def test_a_counter_created_again_after_deletion_starts_a_new_history(client, clock):
-    created = client.post("/api/v1/counters", {"namespace": "site", "key": "home"},
-                          content_type="application/json", **HTTPS).json()
+    created = client.post(
+        "/api/v1/counters", {"namespace": "site", "key": "home"}, content_type="application/json", **HTTPS
+    ).json()
     hits("site/home", 3)
     old_series = series("site/home")
     named.delete("site/home", created["token"])
@@ -71,7 +75,9 @@ def test_a_years_days_are_each_read_wherever_their_views_are(clock, backend):
     get_store().flush()
     hits("site/home", 1)
     day_name = history.day_name(series("site/home"), days_ago(100))
-    assert Counter.objects.get(name=day_name).views == (3 if backend == "redis" else 4), "partly in Redis, partly in the database"
+    assert Counter.objects.get(name=day_name).views == (3 if backend == "redis" else 4), (
+        "partly in Redis, partly in the database"
+    )
     add_views(history.day_name(series("site/home"), days_ago(50)), 4)  # as the store counts while Redis is away
     clock["day"] = DAY
     hits("site/home", 5)
@@ -88,8 +94,16 @@ def test_bots_are_counted_on_their_day_apart_from_views(clock, backend):
     if backend == "redis":
         get_store().flush()
     home = series("site/home")
-    assert history.bots_per_day(home, days=3) == [(DAY - datetime.timedelta(days=1), 0), (DAY, 3), (DAY + datetime.timedelta(days=1), 1)]
-    assert history.views_per_day(home, days=3) == [(DAY - datetime.timedelta(days=1), 0), (DAY, 2), (DAY + datetime.timedelta(days=1), 0)]
+    assert history.bots_per_day(home, days=3) == [
+        (DAY - datetime.timedelta(days=1), 0),
+        (DAY, 3),
+        (DAY + datetime.timedelta(days=1), 1),
+    ]
+    assert history.views_per_day(home, days=3) == [
+        (DAY - datetime.timedelta(days=1), 0),
+        (DAY, 2),
+        (DAY + datetime.timedelta(days=1), 0),
+    ]
     assert Counter.objects.get(name=history.bots_name(home, DAY)).views == 3, "as durable as the views"
     assert named.get("site/home") == 2
 
@@ -117,11 +131,18 @@ def test_a_year_of_days_costs_the_same_queries_and_redis_round_trips_as_one_day(
         history.visitors_per_day(home, days=1)
         views = {days: sent(lambda: history.views_per_day(home, days)) for days in (1, 30, 366)}
         bots = {days: sent(lambda: history.bots_per_day(home, days)) for days in (1, 30, 366)}
-        both = {days: sent(lambda: history.counts_per_day(home, days, history.day_name, history.bots_name)) for days in (1, 30, 366)}
+        both = {
+            days: sent(lambda: history.counts_per_day(home, days, history.day_name, history.bots_name))
+            for days in (1, 30, 366)
+        }
         visitors = {days: sent(lambda: history.visitors_per_day(home, days)) for days in (1, 30, 366)}
     for reads in (views, bots, both):
-        assert {days: result[:2] for days, result in reads.items()} == dict.fromkeys((1, 30, 366), (1, 1) if backend == "redis" else (1, 0))
-    assert {days: result[:2] for days, result in visitors.items()} == dict.fromkeys((1, 30, 366), (1, 1) if backend == "redis" else (2, 0))
+        assert {days: result[:2] for days, result in reads.items()} == dict.fromkeys(
+            (1, 30, 366), (1, 1) if backend == "redis" else (1, 0)
+        )
+    assert {days: result[:2] for days, result in visitors.items()} == dict.fromkeys(
+        (1, 30, 366), (1, 1) if backend == "redis" else (2, 0)
+    )
     assert views[366][2][-2:] == [(days_ago(1), 3), (DAY, 0)] and len(views[366][2]) == 366
     assert bots[366][2][-2:] == [(days_ago(1), 2), (DAY, 0)] and len(bots[366][2]) == 366
     assert both[366][2][-2:] == [(days_ago(1), 3, 2), (DAY, 0, 0)]

@@ -41,7 +41,9 @@ class Bucket:
 
     def files(self):
         listing = self.client.list_objects_v2(Bucket=self.name).get("Contents", [])
-        return {item["Key"]: self.client.get_object(Bucket=self.name, Key=item["Key"])["Body"].read() for item in listing}
+        return {
+            item["Key"]: self.client.get_object(Bucket=self.name, Key=item["Key"])["Body"].read() for item in listing
+        }
 
 
 class Disk:
@@ -106,10 +108,13 @@ def test_a_second_upload_with_the_same_name_keeps_the_first(owner, media):
     assert media.files() == {first.file.name: PNG, second.file.name: GIF}
 
 
-@pytest.mark.parametrize("name, content", [
-    ("drawing.svg", b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'),
-    ("page.html", b"<script>alert(1)</script>"),
-])
+@pytest.mark.parametrize(
+    "name, content",
+    [
+        ("drawing.svg", b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'),
+        ("page.html", b"<script>alert(1)</script>"),
+    ],
+)
 def test_files_that_can_carry_script_are_refused(owner, media, name, content):
     response = upload(owner, name, content)
     assert response.status_code == 200

@@ -25,6 +25,8 @@ def migrate():
 
 def test_alternative_texts_saved_before_they_were_validated_lose_their_hidden_characters(migrate):
     before = migrate("0001_initial")
-    before.get_model("counter", "PageImage").objects.create(file="page-images/a.png", alt="A lighthouse\u202e at dusk\u200b")
+    before.get_model("counter", "PageImage").objects.create(
+        file="page-images/a.png", alt="A lighthouse\u202e at dusk\u200b"
+    )
     after = migrate("0002_page_image_alt_visible")
     assert after.get_model("counter", "PageImage").objects.get().alt == "A lighthouse at dusk"

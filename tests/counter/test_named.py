@@ -57,6 +57,7 @@ def test_with_the_database_away_a_counter_this_process_never_served_is_unavailab
 
 # -- a view in one round trip (Redis store) --------------------------------------------------------
 
+
 @pytest.mark.django_db(transaction=True)
 def test_a_view_of_a_counter_the_process_has_served_is_one_round_trip_to_redis_and_no_query(redis_counter, settings):
     """Rate limit, counter, day, visitor and the row's stamp travel in one write to Redis."""
@@ -115,11 +116,13 @@ def test_with_the_database_away_a_counter_whose_stamp_vouches_for_the_copy_goes_
 
 # -- every worker of every dyno --------------------------------------------------------------------
 
+
 @pytest.fixture(params=["database", "redis"])
 def two_dynos(request, sqlite_url):
     """Two web dynos of two workers each, on one database (and one Redis, with the Redis store)."""
-    env = dyno_environment(DYNO="web.1", WEB_CONCURRENCY=2, SECRET_KEY="x" * 60, ALLOWED_HOSTS="localhost",
-                           DATABASE_URL=sqlite_url)
+    env = dyno_environment(
+        DYNO="web.1", WEB_CONCURRENCY=2, SECRET_KEY="x" * 60, ALLOWED_HOSTS="localhost", DATABASE_URL=sqlite_url
+    )
     if request.param == "redis":
         env["REDIS_URL"] = request.getfixturevalue("redis_url")
     released = run_process("release", env)

@@ -44,10 +44,19 @@ def call(app, path="/", method="GET", https=True, host="localhost", request_id="
     leaves one out), for a reader's browser unless ``user_agent`` says otherwise; returns (status,
     headers, body)."""
     environ = {
-        "REQUEST_METHOD": method, "PATH_INFO": path, "QUERY_STRING": "", "SCRIPT_NAME": "",
-        "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "8000", "SERVER_PROTOCOL": "HTTP/1.1",
-        "wsgi.url_scheme": "http", "wsgi.input": io.BytesIO(), "wsgi.errors": sys.stderr,
-        "HTTP_HOST": host, "HTTP_X_REQUEST_ID": request_id, "HTTP_X_FORWARDED_FOR": "203.0.113.7",
+        "REQUEST_METHOD": method,
+        "PATH_INFO": path,
+        "QUERY_STRING": "",
+        "SCRIPT_NAME": "",
+        "SERVER_NAME": "127.0.0.1",
+        "SERVER_PORT": "8000",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "wsgi.url_scheme": "http",
+        "wsgi.input": io.BytesIO(),
+        "wsgi.errors": sys.stderr,
+        "HTTP_HOST": host,
+        "HTTP_X_REQUEST_ID": request_id,
+        "HTTP_X_FORWARDED_FOR": "203.0.113.7",
         "HTTP_USER_AGENT": BROWSER,
     }
     if https:
@@ -111,9 +120,13 @@ def test_the_first_view_reads_one_time_not_one_times(app, backend):
 
 
 @pytest.mark.parametrize(
-    "agent", [GOOGLEBOT, BINGBOT, CURL, "", None], ids=["Googlebot", "bingbot", "curl", "an empty User-Agent", "no User-Agent"]
+    "agent",
+    [GOOGLEBOT, BINGBOT, CURL, "", None],
+    ids=["Googlebot", "bingbot", "curl", "an empty User-Agent", "no User-Agent"],
 )
-def test_a_bot_gets_the_page_with_the_count_as_it_stands_without_passing_through_django(app, backend, django_requests, agent):
+def test_a_bot_gets_the_page_with_the_count_as_it_stands_without_passing_through_django(
+    app, backend, django_requests, agent
+):
     assert b"This page was viewed <strong>0</strong> times." in call(app, user_agent=agent)[2]
     call(app)
     prototypes_rendered = len(django_requests)

@@ -24,8 +24,13 @@ def hit(client, key="home", address="198.51.100.7", **extra):
 
 
 def create(client, key, address="198.51.100.7"):
-    return client.post(BASE, json.dumps({"namespace": "example.com", "key": key}), content_type="application/json",
-                       HTTP_X_FORWARDED_FOR=address, **HTTPS)
+    return client.post(
+        BASE,
+        json.dumps({"namespace": "example.com", "key": key}),
+        content_type="application/json",
+        HTTP_X_FORWARDED_FOR=address,
+        **HTTPS,
+    )
 
 
 def test_requests_over_the_quota_get_a_429_saying_when_to_retry(client, settings):
@@ -154,4 +159,7 @@ def test_with_the_database_counting_the_windows_that_ended_are_cleared_now_and_t
         rate_limits.take(rate_limits.API_REQUESTS, client, now=start)
     rate_limits.take(rate_limits.STATS, "a", now=start)
     rate_limits.take(rate_limits.API_REQUESTS, "a", now=start + 60)
-    assert sorted(RateLimitWindow.objects.values_list("key", "window")) == [("api:a", 30_000_001), ("stats:a", 30_000_000)]
+    assert sorted(RateLimitWindow.objects.values_list("key", "window")) == [
+        ("api:a", 30_000_001),
+        ("stats:a", 30_000_000),
+    ]

@@ -84,7 +84,7 @@ def test_the_stats_page_shows_the_total_today_and_a_chart_of_the_last_30_days(cl
     page = response.content.decode()
     assert "<h1>site/home</h1>" in page
     assert "<strong>1,005</strong> views in all, 3 today from 0 visitors." in page  # counted without a request
-    chart = ET.fromstring(page[page.index("<svg"):page.index("</svg>") + 6])
+    chart = ET.fromstring(page[page.index("<svg") : page.index("</svg>") + 6])
     bars = chart.findall(f"{SVG}rect")
     assert len(bars) == history.DAYS_SHOWN
     assert bars[-1].find(f"{SVG}title").text == f"{DAY.isoformat()}: 3"
@@ -103,15 +103,16 @@ def test_the_stats_page_shows_the_bots_of_each_day_beside_its_views_and_visitors
     bot_hits("site/home", 1)
     page = client.get("/stats/site/home/", **HTTPS).content.decode()
     assert "<strong>3</strong> views in all, 3 today from 0 visitors." in page
-    assert "<th scope=\"col\">Bots</th>" in page
+    assert '<th scope="col">Bots</th>' in page
     assert f"<tr><td>{DAY.isoformat()}</td><td>3</td><td>0</td><td>1</td></tr>" in page
     assert f"<tr><td>{(DAY - datetime.timedelta(days=1)).isoformat()}</td><td>0</td><td>0</td><td>5</td></tr>" in page
-    chart = ET.fromstring(page[page.index("<svg"):page.index("</svg>") + 6])
+    chart = ET.fromstring(page[page.index("<svg") : page.index("</svg>") + 6])
     views = chart.findall(f"{SVG}rect[@class='bar']")
     stacked = chart.findall(f"{SVG}rect[@class='bar bots']")
     assert len(views) == history.DAYS_SHOWN
     assert [bar.find(f"{SVG}title").text for bar in stacked] == [
-        f"{(DAY - datetime.timedelta(days=1)).isoformat()}: 5 bots", f"{DAY.isoformat()}: 1 bot",
+        f"{(DAY - datetime.timedelta(days=1)).isoformat()}: 5 bots",
+        f"{DAY.isoformat()}: 1 bot",
     ]
     today, today_bots = views[-1], stacked[-1]
     assert float(today_bots.get("y")) + float(today_bots.get("height")) == pytest.approx(float(today.get("y")))
@@ -179,7 +180,8 @@ def test_a_years_csv_costs_the_same_queries_and_redis_round_trips_as_a_days(clie
         costs, bodies = {}, {}
         for days in (1, 30, 366):
             queries, commands, response = sent(
-                lambda: client.get(f"/stats/site/home/views.csv?days={days}", **HTTPS), leave_out=RateLimitWindow._meta.db_table
+                lambda: client.get(f"/stats/site/home/views.csv?days={days}", **HTTPS),
+                leave_out=RateLimitWindow._meta.db_table,
             )
             costs[days], bodies[days] = (queries, commands), csv_rows(response)
         page = sent(lambda: client.get("/stats/site/home/", **HTTPS), leave_out=RateLimitWindow._meta.db_table)
@@ -188,7 +190,10 @@ def test_a_years_csv_costs_the_same_queries_and_redis_round_trips_as_a_days(clie
     assert queries <= 4 and commands == (3 if backend == "redis" else 0)
     assert page[0] <= 6 and page[1] == (4 if backend == "redis" else 0), "30 days, and the total"
     assert [len(bodies[days]) for days in (1, 30, 366)] == [2, 31, 367]
-    assert bodies[366][-2:] == [[(DAY - datetime.timedelta(days=1)).isoformat(), "2", "0", "1"], [DAY.isoformat(), "0", "0", "0"]]
+    assert bodies[366][-2:] == [
+        [(DAY - datetime.timedelta(days=1)).isoformat(), "2", "0", "1"],
+        [DAY.isoformat(), "0", "0", "0"],
+    ]
     assert bodies[366][1] == [(DAY - datetime.timedelta(days=365)).isoformat(), "0", "0", "0"]
 
 
@@ -214,13 +219,15 @@ def test_stats_beyond_a_clients_allowance_get_a_429_saying_when_to_retry(client,
     assert "<h1>Too many requests</h1>" in page.content.decode() and message in page.content.decode()
     assert csv_file["Content-Type"].startswith("text/plain")
     assert csv_file.content.decode().startswith("At most 2 stats requests per 60 s from one address; try again in ")
-    assert client.get("/stats/site/home/", HTTP_X_FORWARDED_FOR="203.0.113.9", **HTTPS).status_code == 200, "another client's own allowance"
+    assert client.get("/stats/site/home/", HTTP_X_FORWARDED_FOR="203.0.113.9", **HTTPS).status_code == 200, (
+        "another client's own allowance"
+    )
 
 
 ROUTED = {"HTTP_HOST": "example.herokuapp.com", "HTTP_X_FORWARDED_PROTO": "https"}
 SNIPPETS = {
     "snippet-markdown": "[![views](https://example.herokuapp.com/badge/example.com/read.me.svg)]"
-                        "(https://example.herokuapp.com/stats/example.com/read.me/)",
+    "(https://example.herokuapp.com/stats/example.com/read.me/)",
     "snippet-html": """\
 <a href="https://example.herokuapp.com/stats/example.com/read.me/">
   <picture>
@@ -249,10 +256,15 @@ def test_the_stats_page_offers_markdown_html_and_javascript_with_the_sites_https
 def test_the_snippets_are_shown_as_text_and_never_run_on_the_page(client):
     named.create("example.com/read.me")
     page = stats_page(client)
-    assert '<pre><code id="snippet-html">&lt;a href=&quot;https://testserver/stats/example.com/read.me/&quot;&gt;\n' in page
+    assert (
+        '<pre><code id="snippet-html">&lt;a href=&quot;https://testserver/stats/example.com/read.me/&quot;&gt;\n'
+        in page
+    )
     assert "&lt;script&gt;\n  fetch(&quot;https://testserver/api/v1/counters/example.com/read.me/hit&quot;" in page
     snippets = SnippetsSection(page)
-    assert snippets.scripts == [[{"src": static("snippets.js"), "defer": None}, ""]], "no inline script, which the CSP blocks"
+    assert snippets.scripts == [[{"src": static("snippets.js"), "defer": None}, ""]], (
+        "no inline script, which the CSP blocks"
+    )
     assert len(snippets.all("picture")) == 1 and len(snippets.all("source")) == 1, "only the preview's"
     assert "style=" not in page
 
@@ -263,7 +275,10 @@ def test_the_previews_read_the_badges_and_the_value_without_counting(client):
     images, [source], [value] = snippets.all("img"), snippets.all("source"), snippets.carrying("data-value-from")
     assert [image["src"] for image in images] == ["/badge/example.com/read.me.svg?action=get"] * 2
     assert all(image["alt"].endswith("views of example.com/read.me") for image in images)
-    assert source == {"media": "(prefers-color-scheme: dark)", "srcset": "/badge/example.com/read.me.svg?theme=dark&action=get"}
+    assert source == {
+        "media": "(prefers-color-scheme: dark)",
+        "srcset": "/badge/example.com/read.me.svg?theme=dark&action=get",
+    }
     assert value["data-value-from"] == "/api/v1/counters/example.com/read.me"
     loaded = [client.get(url, **HTTPS) for url in (images[0]["src"], source["srcset"], value["data-value-from"])]
     assert [response.status_code for response in loaded] == [200, 200, 200]
@@ -289,4 +304,7 @@ def test_each_copy_button_names_its_snippet_and_stays_hidden_until_the_script_ca
     assert [button["data-copies"] for button in buttons] == list(snippets.code) == list(SNIPPETS)
     assert all(button["type"] == "button" and "hidden" in button for button in buttons)
     for language in ("Markdown", "HTML", "JavaScript"):
-        assert f'<span class="copy-state">Copy</span><span class="visually-hidden"> the {language} snippet</span></button>' in page
+        assert (
+            f'<span class="copy-state">Copy</span><span class="visually-hidden"> the {language} snippet</span></button>'
+            in page
+        )

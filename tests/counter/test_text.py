@@ -38,7 +38,9 @@ def test_each_kind_of_hidden_character_is_found_with_its_code_point_and_position
 
 
 def test_a_hidden_character_is_described_by_its_name_and_kind():
-    assert first_hidden("views\u202e") == "U+202E RIGHT-TO-LEFT OVERRIDE (an invisible formatting character) at position 6"
+    assert (
+        first_hidden("views\u202e") == "U+202E RIGHT-TO-LEFT OVERRIDE (an invisible formatting character) at position 6"
+    )
     assert first_hidden("\x1b") == "U+001B (a control character) at position 1"
 
 

@@ -14,8 +14,17 @@ from counter import named
 DEAD_REDIS = "redis://127.0.0.1:1/0"
 ROUTER = {"secure": True, "HTTP_X_FORWARDED_FOR": "198.51.100.7"}
 # What fills each parameter of a pattern: an existing counter, the admin's first row, and so on.
-SAMPLES = {"namespace": "example.com", "key": "home", "format": "svg", "object_id": "1", "content_type_id": "1",
-           "id": "1", "app_label": "counter", "url": "nothing/here/", "path": "page-images/nothing.png"}
+SAMPLES = {
+    "namespace": "example.com",
+    "key": "home",
+    "format": "svg",
+    "object_id": "1",
+    "content_type_id": "1",
+    "id": "1",
+    "app_label": "counter",
+    "url": "nothing/here/",
+    "path": "page-images/nothing.png",
+}
 PARAMETER = re.compile(r"<(?:\w+:)?(\w+)>|\(\?P<(\w+)>[^)]*\)")
 
 
@@ -104,15 +113,26 @@ def assert_deliberate(clients):
 
 def test_every_url_is_walked():
     assert len(URLS) == len(list(patterns())) + 1
-    assert {"/", "/api/v1/counters/example.com/home/hit", "/badge/example.com/home.svg",
-            "/stats/example.com/home/views.csv", "/admin/login/"} <= set(URLS)
+    assert {
+        "/",
+        "/api/v1/counters/example.com/home/hit",
+        "/badge/example.com/home.svg",
+        "/stats/example.com/home/views.csv",
+        "/admin/login/",
+    } <= set(URLS)
 
 
 def test_with_the_database_refusing_connections(site, request):
     request.getfixturevalue("database_down")
     unavailable = assert_deliberate(site)
-    assert {"/api/v1/counters/example.com/home", "/badge/example.com/home.svg", "/badge/example.com/home.json",
-            "/stats/example.com/home/", "/stats/example.com/home/views.csv", "/admin/"} <= unavailable
+    assert {
+        "/api/v1/counters/example.com/home",
+        "/badge/example.com/home.svg",
+        "/badge/example.com/home.json",
+        "/stats/example.com/home/",
+        "/stats/example.com/home/views.csv",
+        "/admin/",
+    } <= unavailable
 
 
 def test_with_redis_down(site, settings):
@@ -125,5 +145,11 @@ def test_with_the_database_and_redis_down(site, settings, request):
     redis_down(settings)
     request.getfixturevalue("database_down")
     unavailable = assert_deliberate(site)
-    assert {"/", "/api/v1/counters/example.com/home/hit", "/badge/example.com/home.svg",
-            "/stats/example.com/home/views.csv", "/admin/", "/health/ready"} <= unavailable
+    assert {
+        "/",
+        "/api/v1/counters/example.com/home/hit",
+        "/badge/example.com/home.svg",
+        "/stats/example.com/home/views.csv",
+        "/admin/",
+        "/health/ready",
+    } <= unavailable

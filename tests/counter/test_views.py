@@ -56,7 +56,10 @@ def test_a_page_fetched_through_githubs_image_proxy_counts(backend):
 
 def test_with_counter_count_bots_a_bots_view_counts(client, backend, settings):
     settings.COUNTER_COUNT_BOTS = True
-    assert "viewed <strong>1</strong> time." in Client(headers={"User-Agent": GOOGLEBOT}).get("/", **HTTPS).content.decode()
+    assert (
+        "viewed <strong>1</strong> time."
+        in Client(headers={"User-Agent": GOOGLEBOT}).get("/", **HTTPS).content.decode()
+    )
     assert "viewed <strong>2</strong> times." in Client().get("/", **HTTPS).content.decode()
 
 

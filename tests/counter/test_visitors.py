@@ -115,7 +115,9 @@ def test_each_flush_round_of_the_store_copies_visitors(in_redis):
     assert DailyVisitors.objects.get(name=NAME).visitors == 1
 
 
-def test_with_the_database_store_visitors_are_counted_in_the_database_even_with_redis_there(in_database, settings, redis_url):
+def test_with_the_database_store_visitors_are_counted_in_the_database_even_with_redis_there(
+    in_database, settings, redis_url
+):
     """COUNTER_STORE=database keeps every count durable before it is shown, visitors included: a
     REDIS_URL set for something else does not move them to Redis."""
     settings.REDIS_URL = redis_url
@@ -136,7 +138,11 @@ def test_hits_through_the_api_count_their_visitors(client, store, monkeypatch):
     monkeypatch.setattr(history, "today", lambda: DAY)
     for address in ("198.51.100.7", "198.51.100.7", "203.0.113.9"):
         client.post("/api/v1/counters/site/home/hit", HTTP_X_FORWARDED_FOR=address, secure=True)
-    assert client.get("/api/v1/counters/site/home", secure=True).json()["today"] == {"views": 3, "visitors": 2, "bots": 0}
+    assert client.get("/api/v1/counters/site/home", secure=True).json()["today"] == {
+        "views": 3,
+        "visitors": 2,
+        "bots": 0,
+    }
 
 
 def test_counts_reads_many_days_at_once_as_count_reads_each(store):

@@ -50,7 +50,11 @@ def test_unreachable_redis_is_an_error_naming_redis_url(settings):
 def test_unreachable_database_fails_check_naming_database_url(url, reason):
     result = subprocess.run(
         [sys.executable, "manage.py", "check"],
-        cwd=ROOT, env=dyno_environment(DATABASE_URL=url), capture_output=True, text=True, timeout=60,
+        cwd=ROOT,
+        env=dyno_environment(DATABASE_URL=url),
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 1
     assert "(herokuapp.E001) DATABASE_URL: cannot connect to the database" in result.stderr

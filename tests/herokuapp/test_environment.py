@@ -205,7 +205,16 @@ def test_database_sslmode_in_the_url_wins_over_require_ssl(monkeypatch):
         ("postgres:///db", r"DATABASE_URL must name a host and a database"),
         ("postgres://u:s3cr3t-pa55@h:5432/", r"DATABASE_URL must name a host and a database"),
     ],
-    ids=["no-scheme", "mysql", "oracle", "port-not-a-number", "port-out-of-range", "no-host", "no-host-or-user", "no-db"],
+    ids=[
+        "no-scheme",
+        "mysql",
+        "oracle",
+        "port-not-a-number",
+        "port-out-of-range",
+        "no-host",
+        "no-host-or-user",
+        "no-db",
+    ],
 )
 def test_database_rejects_a_bad_url_naming_the_variable_without_the_password(monkeypatch, url, expected):
     with pytest.raises(ConfigurationError, match=f"^{expected}") as error:
@@ -218,7 +227,11 @@ def test_database_rejects_a_bad_url_naming_the_variable_without_the_password(mon
 
 @pytest.mark.parametrize(
     "url",
-    ["redis://localhost:6379", "redis://:pw@redis.example.com:6379/0", "rediss://:pw@ec2-1-2-3-4.compute-1.amazonaws.com:6380"],
+    [
+        "redis://localhost:6379",
+        "redis://:pw@redis.example.com:6379/0",
+        "rediss://:pw@ec2-1-2-3-4.compute-1.amazonaws.com:6380",
+    ],
 )
 def test_redis_url_accepts_redis_and_rediss_urls_unchanged(monkeypatch, url):
     assert redis_url(monkeypatch, url) == url
@@ -235,7 +248,9 @@ def test_redis_url_unset_is_empty(monkeypatch):
 
 
 def test_redis_url_rejects_another_scheme(monkeypatch):
-    with pytest.raises(ConfigurationError, match=r"^REDIS_URL must start with redis://, rediss:// or unix://, not 'http'$"):
+    with pytest.raises(
+        ConfigurationError, match=r"^REDIS_URL must start with redis://, rediss:// or unix://, not 'http'$"
+    ):
         redis_url(monkeypatch, "http://x")
 
 
@@ -251,10 +266,14 @@ def test_redis_url_rejects_a_url_without_host(monkeypatch, url):
         redis_url(monkeypatch, url)
 
 
-
 @pytest.mark.parametrize(
     "url",
-    ["http://:s3cr3t-pa55@h:6379", "redis://:s3cr3t-pa55@h:notaport", "redis://:s3cr3t-pa55@:6379", "//:s3cr3t-pa55@h:6379"],
+    [
+        "http://:s3cr3t-pa55@h:6379",
+        "redis://:s3cr3t-pa55@h:notaport",
+        "redis://:s3cr3t-pa55@:6379",
+        "//:s3cr3t-pa55@h:6379",
+    ],
     ids=["http", "bad-port", "no-host", "no-scheme"],
 )
 def test_redis_url_error_never_shows_the_password(monkeypatch, url):
@@ -305,7 +324,9 @@ def http_url(monkeypatch, url):
     return env.http_url("ENDPOINT", example="https://minio.example.com:9000")
 
 
-@pytest.mark.parametrize("url", ["https://0123abc.r2.cloudflarestorage.com", "http://127.0.0.1:9000", "https://minio.example.com:9000/"])
+@pytest.mark.parametrize(
+    "url", ["https://0123abc.r2.cloudflarestorage.com", "http://127.0.0.1:9000", "https://minio.example.com:9000/"]
+)
 def test_http_url_accepts_http_and_https_urls_with_a_host(monkeypatch, url):
     assert http_url(monkeypatch, url) == url
 
@@ -315,12 +336,15 @@ def test_http_url_is_empty_when_unset(monkeypatch):
     assert env.http_url("ENDPOINT", example="https://minio.example.com") == ""
 
 
-@pytest.mark.parametrize("url, message", [
-    ("ftp://files.example.com", r"^ENDPOINT must start with https:// or http://, not 'ftp'$"),
-    ("minio.example.com", r"^ENDPOINT must start with https:// or http://, not 'a URL without a scheme'$"),
-    ("https://", r"^ENDPOINT must name a host, as https://minio.example.com:9000$"),
-    ("http://minio:99999", r"^ENDPOINT is not a URL \(Port out of range 0-65535\)$"),
-])
+@pytest.mark.parametrize(
+    "url, message",
+    [
+        ("ftp://files.example.com", r"^ENDPOINT must start with https:// or http://, not 'ftp'$"),
+        ("minio.example.com", r"^ENDPOINT must start with https:// or http://, not 'a URL without a scheme'$"),
+        ("https://", r"^ENDPOINT must name a host, as https://minio.example.com:9000$"),
+        ("http://minio:99999", r"^ENDPOINT is not a URL \(Port out of range 0-65535\)$"),
+    ],
+)
 def test_http_url_rejects_other_urls_naming_the_variable(monkeypatch, url, message):
     with pytest.raises(ConfigurationError, match=message):
         http_url(monkeypatch, url)
@@ -333,11 +357,14 @@ def test_number_reads_fractions_and_defaults_when_unset(monkeypatch):
     assert env.number("COUNTER_FLUSH_INTERVAL", 1.0, minimum=0.1, maximum=60) == 1.0
 
 
-@pytest.mark.parametrize("raw, message", [
-    ("soon", "must be a number, not 'soon'"),
-    ("61", "must be from 0.1 to 60, not 61"),
-    ("0", "must be from 0.1 to 60, not 0"),
-])
+@pytest.mark.parametrize(
+    "raw, message",
+    [
+        ("soon", "must be a number, not 'soon'"),
+        ("61", "must be from 0.1 to 60, not 61"),
+        ("0", "must be from 0.1 to 60, not 0"),
+    ],
+)
 def test_number_names_the_variable_when_wrong(monkeypatch, raw, message):
     monkeypatch.setenv("COUNTER_FLUSH_INTERVAL", raw)
     with pytest.raises(ConfigurationError, match=f"^COUNTER_FLUSH_INTERVAL {message}$"):

@@ -17,7 +17,19 @@ from tests.herokuapp.logfmt import parse, unescape
 
 REQUEST_ID = "f8c2e1d4-7b3a-4c5e-9f01-23456789abcd"
 NOW = 1_700_000_000.5
-FIELDS = {"method", "path", "status", "duration", "queue", "request_id", "client", "fwd", "bytes", "user_agent", "query"}
+FIELDS = {
+    "method",
+    "path",
+    "status",
+    "duration",
+    "queue",
+    "request_id",
+    "client",
+    "fwd",
+    "bytes",
+    "user_agent",
+    "query",
+}
 # What a client would write to end a quoted value and a line, and start fields and a line of its own.
 FORGED = 'x\\" status=500 client=6.6.6.6\n\rmethod=GET path="/" \u2028\x85\t\x00\x7f\u202e end'
 
@@ -32,7 +44,15 @@ def frozen_time(monkeypatch):
     monkeypatch.setattr(gunicorn_logging, "time", SimpleNamespace(time=lambda: NOW))
 
 
-def exchange(request_headers=(), remote_addr="10.1.2.3", status="200 OK", response_headers=None, method="GET", path="/", query="page=1"):
+def exchange(
+    request_headers=(),
+    remote_addr="10.1.2.3",
+    status="200 OK",
+    response_headers=None,
+    method="GET",
+    path="/",
+    query="page=1",
+):
     """A (resp, req, environ) triple shaped like the ones gunicorn's workers pass to the logger."""
     request_headers = list(request_headers)
     environ = {
@@ -49,7 +69,9 @@ def exchange(request_headers=(), remote_addr="10.1.2.3", status="200 OK", respon
     req = SimpleNamespace(headers=[(name.upper(), value) for name, value in request_headers])
     resp = SimpleNamespace(
         status=status,
-        headers=response_headers if response_headers is not None else [("Content-Type", "text/html"), ("X-Request-Id", REQUEST_ID)],
+        headers=response_headers
+        if response_headers is not None
+        else [("Content-Type", "text/html"), ("X-Request-Id", REQUEST_ID)],
         sent=1234,
     )
     return resp, req, environ
@@ -213,7 +235,16 @@ def test_every_atom_reads_as_gunicorn_s_own(logger, monkeypatch):
     request_time = timedelta(seconds=1, microseconds=234_567)
     theirs = SafeAtoms(Logger.atoms(logger, resp, req, environ, request_time))
     ours = logger.atoms_wrapper_class(logger.atoms(resp, req, environ, request_time))
-    keys = [*theirs, "{X-Request-Id}o", "{USER-AGENT}i", "{Path_Info}e", "{missing}i", "{missing}o", "{missing}e", "missing"]
+    keys = [
+        *theirs,
+        "{X-Request-Id}o",
+        "{USER-AGENT}i",
+        "{Path_Info}e",
+        "{missing}i",
+        "{missing}o",
+        "{missing}e",
+        "missing",
+    ]
     assert len(theirs) > 30, "request and response headers and WSGI variables among them"
     for key in keys:
         assert ours[key] == theirs[key], key
@@ -240,7 +271,9 @@ def test_the_heroku_line_is_made_without_building_gunicorn_s_own_atoms(logger):
     """Building them all (every header and WSGI variable) cost as much as the rest of the line."""
     resp, req, environ = exchange([("X-Forwarded-For", "203.0.113.7")])
     atoms = logger.atoms(resp, req, environ, timedelta(milliseconds=200))
-    record = logging.LogRecord("gunicorn.access", logging.INFO, __file__, 1, ACCESS_LOG_FORMAT, (logger.atoms_wrapper_class(atoms),), None)
+    record = logging.LogRecord(
+        "gunicorn.access", logging.INFO, __file__, 1, ACCESS_LOG_FORMAT, (logger.atoms_wrapper_class(atoms),), None
+    )
     assert parse(record.getMessage())["client"] == "203.0.113.7"
     assert atoms.full is None
 
@@ -248,12 +281,16 @@ def test_the_heroku_line_is_made_without_building_gunicorn_s_own_atoms(logger):
 def test_gunicorn_s_own_lines_are_one_line_each_request_and_traceback_included():
     """gunicorn's error log keeps its layout; what it says, a request it could not handle and the
     traceback among it, stays on the line."""
-    handlers = [handler for handler in HerokuLogger(Config()).error_log.handlers if getattr(handler, "_gunicorn", False)]
+    handlers = [
+        handler for handler in HerokuLogger(Config()).error_log.handlers if getattr(handler, "_gunicorn", False)
+    ]
     try:
         raise ValueError("boom\nsecond line")
     except ValueError:
         exc_info = sys.exc_info()
-    record = logging.LogRecord("gunicorn.error", logging.ERROR, __file__, 1, "Error handling request %s", (f"/{FORGED}",), exc_info)
+    record = logging.LogRecord(
+        "gunicorn.error", logging.ERROR, __file__, 1, "Error handling request %s", (f"/{FORGED}",), exc_info
+    )
     assert handlers
     for line in (handler.format(record) for handler in handlers):
         assert line.isprintable()
@@ -277,7 +314,11 @@ def test_logger_writes_errors_to_stdout_not_stderr():
 @pytest.fixture
 def dyno(sqlite_url):
     env = dyno_environment(
-        DYNO="web.1", WEB_CONCURRENCY=1, SECRET_KEY="logs-" + "x" * 60, ALLOWED_HOSTS="localhost", DATABASE_URL=sqlite_url,
+        DYNO="web.1",
+        WEB_CONCURRENCY=1,
+        SECRET_KEY="logs-" + "x" * 60,
+        ALLOWED_HOSTS="localhost",
+        DATABASE_URL=sqlite_url,
     )
     released = run_process("release", env)
     assert released.returncode == 0, released.stdout + released.stderr
@@ -288,7 +329,9 @@ def dyno(sqlite_url):
 
 def send(dyno, request_line, *headers):
     """Send a request as raw bytes, as a client may, and return the response's status line and headers."""
-    request = b"\r\n".join([request_line, b"Host: localhost", b"X-Forwarded-Proto: https", b"Connection: close", *headers, b"", b""])
+    request = b"\r\n".join(
+        [request_line, b"Host: localhost", b"X-Forwarded-Proto: https", b"Connection: close", *headers, b"", b""]
+    )
     with socket.create_connection(("127.0.0.1", dyno.port), timeout=10) as connection:
         connection.sendall(request)
         response = b"".join(iter(lambda: connection.recv(65536), b""))
@@ -298,13 +341,16 @@ def send(dyno, request_line, *headers):
 
 @pytest.mark.slow
 def test_dyno_writes_one_access_line_that_reads_back_what_the_client_sent(dyno):
-    path = b"/nowhere%0Astatus=500%0D%22client=6.6.6.6%5C%E2%80%A8%C2%85/raw\"quote\\backslash"
+    path = b'/nowhere%0Astatus=500%0D%22client=6.6.6.6%5C%E2%80%A8%C2%85/raw"quote\\backslash'
     query = b'q=%0A"x\\y'
     user_agent = b'curl\\" status=500 client=6.6.6.6\t\x85 \xe2\x80\xa8 end'
     forwarded = b'198.51.100.1" status=500, 203.0.113.9 client=6.6.6.6\\'
     status, headers = send(
-        dyno, b"GET " + path + b"?" + query + b" HTTP/1.1",
-        b"User-Agent: " + user_agent, b"X-Forwarded-For: " + forwarded, b'X-Request-Id: id" status=500 \x85',
+        dyno,
+        b"GET " + path + b"?" + query + b" HTTP/1.1",
+        b"User-Agent: " + user_agent,
+        b"X-Forwarded-For: " + forwarded,
+        b'X-Request-Id: id" status=500 \x85',
     )
     # The access line writes the method bare: gunicorn refuses one that is no token, unlogged.
     no_token, _ = send(dyno, b'G"E\\T /x HTTP/1.1')

@@ -38,10 +38,23 @@ def test_escape_escapes_backslashes_and_quotes():
 @pytest.mark.parametrize(
     ("character", "escaped"),
     [
-        ("\n", "\\n"), ("\r", "\\r"), ("\t", "\\t"),
-        ("\x00", "\\x00"), ("\x0b", "\\x0b"), ("\x0c", "\\x0c"), ("\x1b", "\\x1b"), ("\x1c", "\\x1c"), ("\x7f", "\\x7f"),
-        ("\x85", "\\x85"), ("\x9f", "\\x9f"), ("\xa0", "\\xa0"),
-        ("\u2028", "\\u2028"), ("\u2029", "\\u2029"), ("\u202e", "\\u202e"), ("\ufeff", "\\ufeff"), ("\ud800", "\\ud800"),
+        ("\n", "\\n"),
+        ("\r", "\\r"),
+        ("\t", "\\t"),
+        ("\x00", "\\x00"),
+        ("\x0b", "\\x0b"),
+        ("\x0c", "\\x0c"),
+        ("\x1b", "\\x1b"),
+        ("\x1c", "\\x1c"),
+        ("\x7f", "\\x7f"),
+        ("\x85", "\\x85"),
+        ("\x9f", "\\x9f"),
+        ("\xa0", "\\xa0"),
+        ("\u2028", "\\u2028"),
+        ("\u2029", "\\u2029"),
+        ("\u202e", "\\u202e"),
+        ("\ufeff", "\\ufeff"),
+        ("\ud800", "\\ud800"),
         ("\U000e0041", "\\U000e0041"),
     ],
 )
@@ -67,7 +80,7 @@ def test_logfmt_value_is_a_plain_word_as_it_is(word):
     assert logfmt_value(word) == word
 
 
-@pytest.mark.parametrize("text", ["", "a b", "a=b", 'a"b', "a\\b", "a\nb", "a\u2028b", "a\xa0b", '2 status=5\\'])
+@pytest.mark.parametrize("text", ["", "a b", "a=b", 'a"b', "a\\b", "a\nb", "a\u2028b", "a\xa0b", "2 status=5\\"])
 def test_logfmt_value_quotes_and_escapes_anything_else(text):
     value = logfmt_value(text)
     assert value == f'"{escape(text)}"'
@@ -91,7 +104,9 @@ def test_one_line_formatter_keeps_the_traceback_inside_the_message():
 
 
 def test_one_line_formatter_keeps_the_stack_inside_the_message():
-    line = OneLineFormatter(QUOTED_MESSAGE).format(record("where", stack_info='Stack (most recent call last):\n  File "x.py"'))
+    line = OneLineFormatter(QUOTED_MESSAGE).format(
+        record("where", stack_info='Stack (most recent call last):\n  File "x.py"')
+    )
     assert parse(line)["msg"] == 'where\nStack (most recent call last):\n  File "x.py"'
 
 
@@ -101,7 +116,9 @@ def test_one_line_formatter_keeps_the_stack_inside_the_message():
 @pytest.fixture
 def app_log():
     """What the app's log handler writes during the test."""
-    handler = next(handler for handler in logging.getLogger("django").handlers if isinstance(handler.formatter, OneLineFormatter))
+    handler = next(
+        handler for handler in logging.getLogger("django").handlers if isinstance(handler.formatter, OneLineFormatter)
+    )
     stream = io.StringIO()
     previous = handler.setStream(stream)
     yield stream
@@ -113,7 +130,9 @@ def test_django_s_not_found_line_is_one_line_that_reads_back_the_client_s_path(c
     assert client.get(path, headers={"X-Request-Id": "req-1"}, secure=True).status_code == 404
     lines = app_log.getvalue().splitlines()
     assert all(line.isprintable() for line in lines)
-    django_escaped = urllib.parse.unquote(path).encode("unicode_escape").decode("ascii")  # Django escapes it, then the line
+    django_escaped = (
+        urllib.parse.unquote(path).encode("unicode_escape").decode("ascii")
+    )  # Django escapes it, then the line
     assert [parse(line) for line in lines] == [
         {"level": "WARNING", "logger": "django.request", "request_id": "req-1", "msg": f"Not Found: {django_escaped}"}
     ]

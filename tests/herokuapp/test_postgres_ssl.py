@@ -28,12 +28,19 @@ THREADS = 4  # gunicorn.conf.py
 CONNECTION_BUDGET = WEB_CONCURRENCY * THREADS  # the README: each web dyno holds up to WEB_CONCURRENCY × 4
 VIEWS = 100
 COUNT = re.compile(r"viewed <strong>([\d,]+)</strong>")
-NO_ENCRYPTION = re.compile(r'pg_hba\.conf rejects connection for host "127\.0\.0\.1", user "postgres", database "\w+", no encryption')
+NO_ENCRYPTION = re.compile(
+    r'pg_hba\.conf rejects connection for host "127\.0\.0\.1", user "postgres", database "\w+", no encryption'
+)
 
 
 def manage(*args, env):
     return subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 
@@ -129,7 +136,9 @@ def test_check_on_a_dyno_connects_over_tls_with_no_sslmode_in_the_url(cluster_da
     assert "sslmode" not in cluster_database.url
     cluster = cluster_database.cluster
     since = cluster.log_size()
-    result = manage("check", env=dyno_environment(DYNO="run.1", SECRET_KEY=SECRET_KEY, DATABASE_URL=cluster_database.url))
+    result = manage(
+        "check", env=dyno_environment(DYNO="run.1", SECRET_KEY=SECRET_KEY, DATABASE_URL=cluster_database.url)
+    )
     assert result.returncode == 0, result.stderr
     assert "System check identified no issues" in result.stdout
     assert cluster.connections_authorized(cluster_database.name, since) == [True], "one connection, over TLS"
@@ -149,7 +158,9 @@ def test_a_dyno_refuses_a_server_without_tls_that_a_client_elsewhere_would_accep
 def test_release_on_a_dyno_migrates_over_tls(cluster_database):
     cluster = cluster_database.cluster
     since = cluster.log_size()
-    result = run_process("release", dyno_environment(DYNO="release.1", SECRET_KEY=SECRET_KEY, DATABASE_URL=cluster_database.url))
+    result = run_process(
+        "release", dyno_environment(DYNO="release.1", SECRET_KEY=SECRET_KEY, DATABASE_URL=cluster_database.url)
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Applying counter.0001_initial... OK" in result.stdout
     used_tls = cluster.connections_authorized(cluster_database.name, since)
@@ -161,7 +172,9 @@ def test_release_on_a_dyno_migrates_over_tls(cluster_database):
 def test_sslmode_disable_in_the_url_is_refused_by_a_tls_only_server(cluster_database):
     cluster = cluster_database.cluster
     since = cluster.log_size()
-    env = dyno_environment(DYNO="release.1", SECRET_KEY=SECRET_KEY, DATABASE_URL=cluster_database.url + "?sslmode=disable")
+    env = dyno_environment(
+        DYNO="release.1", SECRET_KEY=SECRET_KEY, DATABASE_URL=cluster_database.url + "?sslmode=disable"
+    )
 
     check = manage("check", env=env)
     assert check.returncode == 1

@@ -77,7 +77,7 @@ def test_the_tls_client_does_not_verify_by_default(settings, redis_tls):
 @pytest.mark.slow
 @pytest.mark.parametrize("cert_reqs", ["required", "optional"])
 def test_verifying_cert_reqs_reject_the_self_signed_server(settings, redis_tls, cert_reqs):
-    """"optional" too: for a client Python's ssl treats CERT_OPTIONAL as CERT_REQUIRED, since a
+    """ "optional" too: for a client Python's ssl treats CERT_OPTIONAL as CERT_REQUIRED, since a
     server always presents a certificate. Only "none" accepts Heroku's."""
     client = use_redis(settings, redis_tls.url, cert_reqs=cert_reqs)
     with pytest.raises(redis.ConnectionError, match="CERTIFICATE_VERIFY_FAILED") as failure:
@@ -179,7 +179,9 @@ def test_a_script_sends_what_redis_py_would_send_with_hiredis_or_without(setting
     command = ("EVALSHA", script.sha, 1, KEY, "é", 7, 2.5)
     python_packer = PythonRespSerializer(6000, Encoder("utf-8", "strict", False).encode)
     connection = script_connections(client).take()
-    assert b"".join(packed(connection, [command])) == b"".join(python_packer.pack(*command)), "as redis-py's own packer in Python"
+    assert b"".join(packed(connection, [command])) == b"".join(python_packer.pack(*command)), (
+        "as redis-py's own packer in Python"
+    )
     script_connections(client).put_back(connection)
     assert script(keys=[KEY], args=["é", 7, 2.5]) == [KEY.encode(), "é".encode(), b"7", b"2.5"]
     monkeypatch.setattr(redis.utils, "HIREDIS_AVAILABLE", False)  # redis-py without hiredis: its own packer
@@ -328,8 +330,13 @@ def test_importing_the_wsgi_app_opens_no_redis_connection(redis_tls, sqlite_url)
     """gunicorn's master imports herokuapp.wsgi before forking: it must hold no Redis connection."""
     env = dyno_environment(SECRET_KEY="w" * 60, DATABASE_URL=sqlite_url, REDIS_URL=redis_tls.url)
     process = subprocess.Popen(
-        [sys.executable, "-c", WSGI_IMPORT], cwd=ROOT, env=env, text=True,
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        [sys.executable, "-c", WSGI_IMPORT],
+        cwd=ROOT,
+        env=env,
+        text=True,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
     try:
         assert read_line(process) == "0", "importing the app made no client"
@@ -392,12 +399,19 @@ def test_after_fork_the_child_opens_connections_of_its_own(redis_tls, sqlite_url
     """
     hits = 200
     env = dyno_environment(
-        SECRET_KEY="f" * 60, DATABASE_URL=sqlite_url, REDIS_URL=redis_tls.url, DJANGO_SETTINGS_MODULE="herokuapp.settings",
+        SECRET_KEY="f" * 60,
+        DATABASE_URL=sqlite_url,
+        REDIS_URL=redis_tls.url,
+        DJANGO_SETTINGS_MODULE="herokuapp.settings",
     )
     run = f"import django, sys; django.setup(); from {__name__} import fork_and_count; sys.exit(fork_and_count({hits}))"
     result = subprocess.run(
         [sys.executable, "-c", run],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 0, f"parent and child counted without error: {result.stdout}{result.stderr}"
     reports = dict(line.split(" ", 1) for line in result.stdout.splitlines())
@@ -441,7 +455,10 @@ def test_without_redis_url_redis_py_is_never_imported(tmp_path):
     embedded default) serves its page, API, badges, stats and health without loading it."""
     result = subprocess.run(
         [sys.executable, "-c", SERVE_WITHOUT_REDIS],
-        cwd=ROOT, capture_output=True, text=True, timeout=120,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
         env=dyno_environment(SECRET_KEY="x" * 50, DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}"),
     )
     assert result.returncode == 0, result.stderr
@@ -466,7 +483,10 @@ def test_with_redis_url_the_preloaded_app_holds_redis_py_but_no_client(tmp_path)
     listens at this REDIS_URL: connecting would fail)."""
     result = subprocess.run(
         [sys.executable, "-c", PRELOAD_WITH_REDIS],
-        cwd=ROOT, capture_output=True, text=True, timeout=120,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
         env=dyno_environment(
             SECRET_KEY="x" * 50, DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}", REDIS_URL="redis://127.0.0.1:1/0"
         ),

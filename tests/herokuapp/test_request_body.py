@@ -37,7 +37,7 @@ def send_chunked(dyno, path, body, **headers):
     returns (status, headers, body) of the answer."""
     head = router_headers() | {"Transfer-Encoding": "chunked", "Connection": "close"} | headers
     request = f"POST {path} HTTP/1.1\r\n" + "".join(f"{name}: {value}\r\n" for name, value in head.items()) + "\r\n"
-    chunks = [body[start:start + 100] for start in range(0, len(body), 100)]
+    chunks = [body[start : start + 100] for start in range(0, len(body), 100)]
     framed = b"".join(b"%x\r\n%s\r\n" % (len(chunk), chunk) for chunk in chunks) + b"0\r\n\r\n"
     with socket.create_connection(("127.0.0.1", dyno.port), timeout=10) as connection:
         connection.sendall(request.encode() + framed)
@@ -55,7 +55,9 @@ def create(dyno, value):
 def test_a_chunked_reset_is_refused_with_a_json_411_and_leaves_the_counter_as_it_was(dyno):
     token = create(dyno, 7)
     status, headers, body = send_chunked(
-        dyno, f"{COUNTER}/reset", json.dumps({"value": 50}).encode(),
+        dyno,
+        f"{COUNTER}/reset",
+        json.dumps({"value": 50}).encode(),
         **{"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
     )
     assert status == 411
@@ -75,7 +77,10 @@ def test_a_chunked_body_over_1_kib_is_refused_and_creates_nothing(dyno):
 
 def test_a_chunked_form_outside_the_api_is_refused_with_a_411_in_text(dyno):
     status, headers, body = send_chunked(
-        dyno, "/admin/login/", b"username=admin&password=secret", **{"Content-Type": "application/x-www-form-urlencoded"},
+        dyno,
+        "/admin/login/",
+        b"username=admin&password=secret",
+        **{"Content-Type": "application/x-www-form-urlencoded"},
     )
     assert status == 411
     assert headers["Content-Type"].startswith("text/plain")

@@ -6,7 +6,9 @@ from herokuapp.router import client_address, client_network
 
 
 def test_the_client_is_the_last_forwarded_address_which_the_router_appended():
-    assert client_address({"HTTP_X_FORWARDED_FOR": "10.0.0.1, 198.51.100.7", "REMOTE_ADDR": "10.1.1.1"}) == "198.51.100.7"
+    assert (
+        client_address({"HTTP_X_FORWARDED_FOR": "10.0.0.1, 198.51.100.7", "REMOTE_ADDR": "10.1.1.1"}) == "198.51.100.7"
+    )
 
 
 def test_without_the_routers_header_the_client_is_the_peer():

@@ -142,7 +142,9 @@ def test_bad_request_answer_carries_the_pages_security_headers(client, page_secu
 
 
 @pytest.mark.parametrize("path", ["/", "/favicon.ico", "/static/no-such-file.css"])
-def test_redirect_to_https_carries_the_pages_security_headers_but_hsts_which_is_for_https_alone(client, page_security_headers, path):
+def test_redirect_to_https_carries_the_pages_security_headers_but_hsts_which_is_for_https_alone(
+    client, page_security_headers, path
+):
     response = client.get(path)
     assert response.status_code == 301
     assert security_headers(response) == page_security_headers | {"Strict-Transport-Security": None}

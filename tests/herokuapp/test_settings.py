@@ -25,7 +25,11 @@ print(json.dumps({name: getattr(settings, name) for name in sys.argv[1:]}, defau
 def run_python(args, **variables):
     return subprocess.run(
         [sys.executable, *args],
-        cwd=ROOT, env=dyno_environment(**variables), capture_output=True, text=True, timeout=120,
+        cwd=ROOT,
+        env=dyno_environment(**variables),
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
@@ -80,7 +84,12 @@ def test_production_sends_hsts_for_at_least_a_year_with_subdomains_and_preload()
 
 def test_debug_true_opts_into_development():
     values = settings_of("DEBUG", "SECURE_SSL_REDIRECT", "SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE", DEBUG="true")
-    assert values == {"DEBUG": True, "SECURE_SSL_REDIRECT": False, "SESSION_COOKIE_SECURE": False, "CSRF_COOKIE_SECURE": False}
+    assert values == {
+        "DEBUG": True,
+        "SECURE_SSL_REDIRECT": False,
+        "SESSION_COOKIE_SECURE": False,
+        "CSRF_COOKIE_SECURE": False,
+    }
 
 
 def test_development_sends_no_hsts():
@@ -113,7 +122,11 @@ def test_allowed_hosts_are_exactly_the_apps_default_domain_when_dyno_metadata_gi
 
 
 def test_heroku_default_domain_is_ignored_off_heroku():
-    assert setting("ALLOWED_HOSTS", HEROKU_APP_DEFAULT_DOMAIN_NAME="x.herokuapp.com") == ["localhost", "127.0.0.1", "[::1]"]
+    assert setting("ALLOWED_HOSTS", HEROKU_APP_DEFAULT_DOMAIN_NAME="x.herokuapp.com") == [
+        "localhost",
+        "127.0.0.1",
+        "[::1]",
+    ]
 
 
 def test_allowed_hosts_are_parsed_from_a_comma_list():
@@ -122,7 +135,9 @@ def test_allowed_hosts_are_parsed_from_a_comma_list():
 
 
 def test_allowed_hosts_set_explicitly_win_on_heroku():
-    hosts = setting("ALLOWED_HOSTS", DYNO="web.1", HEROKU_APP_DEFAULT_DOMAIN_NAME="x.herokuapp.com", ALLOWED_HOSTS="example.com")
+    hosts = setting(
+        "ALLOWED_HOSTS", DYNO="web.1", HEROKU_APP_DEFAULT_DOMAIN_NAME="x.herokuapp.com", ALLOWED_HOSTS="example.com"
+    )
     assert hosts == ["example.com"]
 
 
@@ -264,7 +279,9 @@ def test_wsgi_in_production_starts_with_a_secret_key():
 
 def test_deploy_check_passes_in_production_configuration(postgres_url):
     # The check connects, and the test server has no TLS: the URL opts out of sslmode=require.
-    result = manage("check", "--deploy", "--fail-level", "WARNING", **production(DATABASE_URL=postgres_url + "?sslmode=disable"))
+    result = manage(
+        "check", "--deploy", "--fail-level", "WARNING", **production(DATABASE_URL=postgres_url + "?sslmode=disable")
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -277,8 +294,10 @@ def test_deploy_check_fails_in_development_configuration():
 def test_collectstatic_runs_with_build_time_configuration_only():
     """Heroku's build has config vars but no DYNO, and cannot reach the database or Redis."""
     result = manage(
-        "collectstatic", "--noinput",
-        DATABASE_URL="postgres://u:p@127.0.0.1:1/db", REDIS_URL="redis://127.0.0.1:1",
+        "collectstatic",
+        "--noinput",
+        DATABASE_URL="postgres://u:p@127.0.0.1:1/db",
+        REDIS_URL="redis://127.0.0.1:1",
     )
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr

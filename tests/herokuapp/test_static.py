@@ -10,8 +10,7 @@ from django.contrib.staticfiles.storage import staticfiles_storage
 from django.templatetags.static import static
 
 from tests.dyno import ROOT
-from tests.herokuapp.test_security import home, page_security_headers  # noqa: F401  (fixtures)
-from tests.herokuapp.test_security import security_headers
+from tests.herokuapp.test_security import home, page_security_headers, security_headers  # noqa: F401  (fixtures)
 
 HTTPS = {"secure": True}
 ONE_YEAR = 31536000
@@ -69,7 +68,9 @@ def test_stylesheet_is_served_gzip_compressed_to_clients_without_brotli(client, 
 
 
 @pytest.mark.parametrize("accept_encoding", [None, "identity"])
-def test_stylesheet_is_served_uncompressed_to_clients_that_accept_no_compression(client, stylesheet_url, collected_css, accept_encoding):
+def test_stylesheet_is_served_uncompressed_to_clients_that_accept_no_compression(
+    client, stylesheet_url, collected_css, accept_encoding
+):
     response, body = get(client, stylesheet_url, accept_encoding)
     assert response.status_code == 200
     assert "Content-Encoding" not in response

@@ -17,7 +17,11 @@ from tests.dyno import ROOT, dyno_environment
 from tests.herokuapp.test_settings import assert_fails_at_start_naming, manage, settings_of
 from tests.s3 import s3_media, s3_server  # noqa: F401  (fixtures)
 
-BUCKET = {"AWS_STORAGE_BUCKET_NAME": "example-media", "AWS_ACCESS_KEY_ID": "AKIAEXAMPLE", "AWS_SECRET_ACCESS_KEY": "secret"}
+BUCKET = {
+    "AWS_STORAGE_BUCKET_NAME": "example-media",
+    "AWS_ACCESS_KEY_ID": "AKIAEXAMPLE",
+    "AWS_SECRET_ACCESS_KEY": "secret",
+}
 
 
 def storage_for(bucket):
@@ -30,18 +34,34 @@ def storage_for(bucket):
 # the origin the storage's URLs point at
 
 
-@pytest.mark.parametrize("bucket, origin", [
-    (S3Bucket("media", custom_domain="cdn.example.com"), "https://cdn.example.com"),
-    (S3Bucket("media", custom_domain="cdn.example.com/uploads"), "https://cdn.example.com"),
-    (S3Bucket("media", region="auto", endpoint_url="https://0123abc.r2.cloudflarestorage.com"), "https://0123abc.r2.cloudflarestorage.com"),
-    (S3Bucket("media", endpoint_url="http://127.0.0.1:9000"), "http://127.0.0.1:9000"),
-    (S3Bucket("media", endpoint_url="https://minio.example.com:9000/"), "https://minio.example.com:9000"),
-    (S3Bucket("media", region="eu-central-1"), "https://media.s3.eu-central-1.amazonaws.com"),
-    (S3Bucket("media", region="us-east-1"), "https://media.s3.us-east-1.amazonaws.com"),
-    (S3Bucket("media"), "https://media.s3.amazonaws.com"),
-    (S3Bucket("media.example.com", region="eu-west-1"), "https://s3.eu-west-1.amazonaws.com"),
-], ids=["custom-domain", "custom-domain-with-path", "r2", "minio-http", "endpoint-with-port", "aws-region",
-        "aws-us-east-1", "aws-no-region", "aws-dotted-bucket"])
+@pytest.mark.parametrize(
+    "bucket, origin",
+    [
+        (S3Bucket("media", custom_domain="cdn.example.com"), "https://cdn.example.com"),
+        (S3Bucket("media", custom_domain="cdn.example.com/uploads"), "https://cdn.example.com"),
+        (
+            S3Bucket("media", region="auto", endpoint_url="https://0123abc.r2.cloudflarestorage.com"),
+            "https://0123abc.r2.cloudflarestorage.com",
+        ),
+        (S3Bucket("media", endpoint_url="http://127.0.0.1:9000"), "http://127.0.0.1:9000"),
+        (S3Bucket("media", endpoint_url="https://minio.example.com:9000/"), "https://minio.example.com:9000"),
+        (S3Bucket("media", region="eu-central-1"), "https://media.s3.eu-central-1.amazonaws.com"),
+        (S3Bucket("media", region="us-east-1"), "https://media.s3.us-east-1.amazonaws.com"),
+        (S3Bucket("media"), "https://media.s3.amazonaws.com"),
+        (S3Bucket("media.example.com", region="eu-west-1"), "https://s3.eu-west-1.amazonaws.com"),
+    ],
+    ids=[
+        "custom-domain",
+        "custom-domain-with-path",
+        "r2",
+        "minio-http",
+        "endpoint-with-port",
+        "aws-region",
+        "aws-us-east-1",
+        "aws-no-region",
+        "aws-dotted-bucket",
+    ],
+)
 def test_origin_is_where_the_storages_urls_point(bucket, origin):
     assert bucket.origin() == origin
     url = urlsplit(storage_for(bucket).url("page-images/lighthouse.png"))
@@ -136,7 +156,10 @@ def test_without_a_bucket_boto3_is_never_imported(tmp_path):
     """boto3 and botocore take tens of megabytes per process; an app on the local disk doesn't load them."""
     result = subprocess.run(
         [sys.executable, "-c", SERVE_THE_PAGE],
-        cwd=ROOT, capture_output=True, text=True, timeout=120,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
         env=dyno_environment(SECRET_KEY="x" * 50, DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}"),
     )
     assert result.returncode == 0, result.stderr
@@ -208,8 +231,12 @@ def test_an_unreachable_endpoint_is_an_error_naming_it_within_seconds(storage_on
 @pytest.mark.slow
 def test_manage_py_check_names_a_missing_bucket(s3_server):
     result = manage(
-        "check", AWS_STORAGE_BUCKET_NAME="no-such-bucket", AWS_S3_ENDPOINT_URL=s3_server.endpoint_url,
-        AWS_ACCESS_KEY_ID="a", AWS_SECRET_ACCESS_KEY="b", AWS_S3_REGION_NAME="us-east-1",
+        "check",
+        AWS_STORAGE_BUCKET_NAME="no-such-bucket",
+        AWS_S3_ENDPOINT_URL=s3_server.endpoint_url,
+        AWS_ACCESS_KEY_ID="a",
+        AWS_SECRET_ACCESS_KEY="b",
+        AWS_S3_REGION_NAME="us-east-1",
     )
     assert result.returncode == 1
     assert "(herokuapp.E003) AWS_STORAGE_BUCKET_NAME: bucket 'no-such-bucket' does not exist" in result.stderr

@@ -51,10 +51,12 @@ def paths():
     """A path for every route (and every choice of its parameters that resolves)."""
     found = []
     for template, parameters in sorted(set(routes())):
-        assert set(parameters) <= VALUES.keys(), f"VALUES has nothing to fill in {set(parameters) - VALUES.keys()} of {template!r}"
+        assert set(parameters) <= VALUES.keys(), (
+            f"VALUES has nothing to fill in {set(parameters) - VALUES.keys()} of {template!r}"
+        )
         filled = []
         for values in itertools.product(*(VALUES[name] for name in parameters)):
-            path = "/" + template % dict(zip(parameters, values))
+            path = "/" + template % dict(zip(parameters, values, strict=True))
             try:
                 resolve(path)
             except Resolver404:
@@ -97,7 +99,14 @@ def test_head_answers_as_get_does_on_every_route_with_no_body_and_counts_nothing
         assert head.content == b"", path
         assert counts() == before, f"HEAD {path} changed a count"
         walked.append(path)
-    named_routes = {"api/v1/counters/{}", "api/v1/counters/{}/hit", "badge/{}.svg", "badge/{}.json", "stats/{}/", "stats/{}/views.csv"}
+    named_routes = {
+        "api/v1/counters/{}",
+        "api/v1/counters/{}/hit",
+        "badge/{}.svg",
+        "badge/{}.json",
+        "stats/{}/",
+        "stats/{}/views.csv",
+    }
     expected = {"/", "/health/live", "/health/ready", "/admin/", "/api/v1/openapi.json"}
     expected |= {"/" + route.format(f"{NAMESPACE}/{KEY}") for route in named_routes}
     if not walker.is_admin:

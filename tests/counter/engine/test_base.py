@@ -1,5 +1,6 @@
 """The store contract, the one store a process counts with, and the settings that choose it."""
 
+import itertools
 import subprocess
 import sys
 import threading
@@ -93,9 +94,7 @@ def test_stop_store_flushes_the_store_s_pending_views_and_the_next_view_gets_a_n
     assert durable() == 4
 
 
-def test_changing_counter_store_stops_the_store_flushing_it_and_the_next_view_uses_the_new_one(
-    settings, redis_counter
-):
+def test_changing_counter_store_stops_the_store_flushing_it_and_the_next_view_uses_the_new_one(settings, redis_counter):
     """Settings change only between tests (or at a restart); the old store must not keep views."""
     store = get_store()
     store.hit(PAGE)
@@ -139,7 +138,7 @@ def rounds_during(seconds):
 def assert_rounds_every(interval, ended):
     """The rounds came one interval apart: each thread's wait is the interval, a round takes
     milliseconds here (the bounds leave room for a loaded machine)."""
-    gaps = [later - earlier for earlier, later in zip(ended, ended[1:])]
+    gaps = [later - earlier for earlier, later in itertools.pairwise(ended)]
     assert len(gaps) >= 3, ended
     assert min(gaps) >= interval * 0.95, gaps
     assert sorted(gaps)[len(gaps) // 2] < interval * 2, gaps
@@ -228,7 +227,10 @@ def test_an_app_that_counts_in_the_database_never_imports_redis_py(tmp_path):
     """Only the chosen store's module is imported: without Redis, redis-py is never loaded."""
     result = subprocess.run(
         [sys.executable, "-c", COUNT_WITHOUT_REDIS],
-        cwd=ROOT, capture_output=True, text=True, timeout=120,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
         env=dyno_environment(SECRET_KEY="s" * 60, DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}"),
     )
     assert result.returncode == 0, result.stderr

@@ -60,9 +60,7 @@ def acting_within_rounds(worker, monkeypatch, after):
 # --- a batch is added once -----------------------------------------------------------------------
 
 
-def test_a_batch_whose_settle_failed_after_the_database_took_it_is_not_added_again(
-    process, redis_link, redis_client
-):
+def test_a_batch_whose_settle_failed_after_the_database_took_it_is_not_added_again(process, redis_link, redis_client):
     """Redis becomes unreachable between the round's commit and its SETTLE: the batch stays in
     flight in Redis; the next round finds the database has taken it and only settles it."""
     worker = process(redis_link.url)
@@ -388,7 +386,9 @@ def test_the_batch_in_flight_in_a_snapshot_the_database_never_took_is_added_once
     """The round that took the batch could not reach the database. The server restarted from a
     snapshot taken then holds the batch in flight, which the next round adds, once."""
     worker = process(redis_server.url())
-    snapshots, snapshot_after_take = three_views_and_a_snapshot_after_take(worker, redis_server, then=database_unreachable)
+    snapshots, snapshot_after_take = three_views_and_a_snapshot_after_take(
+        worker, redis_server, then=database_unreachable
+    )
     with pytest.raises(DatabaseError):
         round_with(worker, after=snapshot_after_take)
     database_unreachable.restore()
@@ -457,7 +457,9 @@ def test_a_restart_is_one_new_epoch_however_many_processes_reconcile_it(process,
 
     def queued_reconcile(source):
         if source == scripts.TAKE:
-            flusher.reconcile(get_redis(), scripts.for_database(0))  # another process's, that found the scripts gone too
+            flusher.reconcile(
+                get_redis(), scripts.for_database(0)
+            )  # another process's, that found the scripts gone too
 
     assert round_with(other, after=queued_reconcile)[1:] == (1, True)
     assert (instance_state(client)["epoch"], epoch(instance)) == ("1", 1)

@@ -91,7 +91,12 @@ def test_get_many_reads_any_number_of_counters_in_one_call_to_redis_and_at_most_
         assert sent_by_the_store(redis_link.commands[sent:]) == ["EVALSHA"], count
         assert len(queries) == (0 if count == 1 else 1), count
     assert read[1] == {names[0]: 1}
-    assert {name: views for name, views in read[366].items() if views} == {names[0]: 1, names[29]: 2, names[100]: 4, names[365]: 1}
+    assert {name: views for name, views in read[366].items() if views} == {
+        names[0]: 1,
+        names[29]: 2,
+        names[100]: 4,
+        names[365]: 1,
+    }
     assert sorted(read[366]) == sorted(names) and len(read[30]) == 30
     assert counter_state(redis_client, names[100]) == {}, "reading seeds nothing"
 
@@ -145,9 +150,7 @@ def sent_by_the_store(commands):
     return [command for command in commands if command not in {"HELLO", "CLIENT", "SELECT", "PING"}]
 
 
-def test_a_process_learns_the_instance_id_once_and_again_when_redis_says_it_changed(
-    process, redis_link, redis_client
-):
+def test_a_process_learns_the_instance_id_once_and_again_when_redis_says_it_changed(process, redis_link, redis_client):
     """Each view is sent tagged with the id of the Redis instance the process believes current,
     and counts only there: the process reads the id with one HGET before its first view, and again
     only when Redis refuses a view because it is another instance now (emptied, and reconciled by
