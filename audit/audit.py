@@ -3,7 +3,7 @@
 Run through audit/run, which installs what this needs (see audit/README.md). The app is built and
 served as on Heroku: collectstatic with build-time configuration only, the Procfile's release
 command, then its web command (gunicorn) with a production environment on a SQLite file. In front
-of it, nginx stands in for Heroku's router (tests.router): TLS with a certificate from a CA made
+of it, nginx stands in for Heroku's router (tests.support.router): TLS with a certificate from a CA made
 up for the run, plain HTTP too, on loopback ports 443 and 80 of https://localhost.
 
 - Lighthouse 12 (Debian's Chromium, headless) loads https://localhost/ several times with its
@@ -30,8 +30,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.dyno import WebDyno, dyno_environment, run_process  # noqa: E402
-from tests.router import Router, RouterUnavailable  # noqa: E402
+from tests.support.dyno import WebDyno, dyno_environment, run_process  # noqa: E402
+from tests.support.router import Router, RouterUnavailable  # noqa: E402
 
 AUDIT = ROOT / "audit"
 NODE_MODULES = AUDIT / "node_modules"

@@ -1,5 +1,5 @@
 -- wrk script: every request carries the headers Heroku's router adds to a request it received over
--- HTTPS (see tests/dyno.py router_headers), with a unique X-Request-Id and X-Request-Start set to
+-- HTTPS (see tests/support/dyno.py router_headers), with a unique X-Request-Id and X-Request-Start set to
 -- the moment wrk builds the request, in milliseconds since the epoch. At the end it prints one line
 -- "BENCH_JSON {...}" that bench/bench.py reads.
 --

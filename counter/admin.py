@@ -1,7 +1,7 @@
 from django.contrib import admin
 
-from counter import named
 from counter.engine.base import CounterUnavailable, get_store
+from counter.features import named
 from counter.models import Counter, NamedCounter, PageImage
 
 

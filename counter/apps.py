@@ -6,4 +6,4 @@ class CounterConfig(AppConfig):
     verbose_name = "Page views"
 
     def ready(self):
-        from counter import visitors  # noqa: F401 (copies visitor counts after each flush round)
+        from counter.features import visitors  # noqa: F401 (copies visitor counts after each flush round)

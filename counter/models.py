@@ -68,7 +68,7 @@ def new_series():
 
 
 class NamedCounter(models.Model):
-    """A counter of the API, named ``namespace/key`` (see counter.named).
+    """A counter of the API, named ``namespace/key`` (see counter.features.named).
 
     It counts as Counter rows do, under the same name; ``offset`` is subtracted from that count
     for display, which is how a counter starts from a given value or is reset. ``token_hash`` is
@@ -79,12 +79,12 @@ class NamedCounter(models.Model):
     name = models.CharField(max_length=129, primary_key=True)
     offset = models.BigIntegerField(default=0)
     token_hash = models.CharField(max_length=64, blank=True)
-    # Names the counter's daily counts (see counter.history): a counter created again after being
+    # Names the counter's daily counts (see counter.features.history): a counter created again after being
     # deleted starts a history of its own.
     series = models.CharField(max_length=32, default=new_series, editable=False)
     created = models.DateTimeField(db_default=Now())
     # The first day of its history (UTC): the day it was created, or the first day of a history it
-    # was created with (counter.carried_history). Empty on rows older than this field: their
+    # was created with (counter.features.carried_history). Empty on rows older than this field: their
     # history starts on the day of ``created``.
     first_day = models.DateField(null=True, blank=True)
 
@@ -97,7 +97,7 @@ class NamedCounter(models.Model):
 
 class RateLimitWindow(models.Model):
     """Requests one client made in one window of one limit, with the database store or while Redis
-    does not answer (see counter.rate_limits). ``key`` names the limit and a hash of the client's address."""
+    does not answer (see counter.features.rate_limits). ``key`` names the limit and a hash of the client's address."""
 
     key = models.CharField(max_length=80)
     window = models.BigIntegerField()
@@ -111,7 +111,7 @@ class RateLimitWindow(models.Model):
 
 
 class DailySalt(models.Model):
-    """The random salt of one day's visitor hashes (see counter.visitors). Deleted once its day is
+    """The random salt of one day's visitor hashes (see counter.features.visitors). Deleted once its day is
     over, after which no hash of that day can be linked to an address again."""
 
     day = models.DateField(primary_key=True)

@@ -13,7 +13,8 @@ from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
-from counter.views import RETRY_AFTER_SECONDS
+# What every 503 of the app asks a client to wait before it tries again, in seconds.
+RETRY_AFTER_SECONDS = 5
 
 
 @never_cache

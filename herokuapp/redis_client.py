@@ -7,20 +7,17 @@ short: a dead Redis must not hold a request for long. The app's Lua scripts are 
 on connections kept for them (see Script and ScriptConnections).
 """
 
-import functools
 import hashlib
-import os
-import weakref
 
 from django.conf import settings
-from django.core.signals import setting_changed
-from django.dispatch import receiver
+
+from herokuapp import process_state
 
 CONNECT_TIMEOUT = 0.5
 READ_TIMEOUT = 0.5
 
 
-@functools.cache
+@process_state.cache()
 def get_redis():
     import redis
     from redis.backoff import NoBackoff
@@ -41,13 +38,13 @@ def get_redis():
     return redis.Redis.from_url(settings.REDIS_URL, **options)
 
 
-@functools.cache
+@process_state.cache()
 def registered_script(client, source):
     """A Lua script registered with ``client`` (see Script)."""
     return Script(client, source)
 
 
-@functools.cache
+@process_state.cache()
 def script_connections(client):
     """The connections ``client``'s scripts are sent on (see ScriptConnections)."""
     return ScriptConnections(client.connection_pool)
@@ -62,7 +59,7 @@ class ScriptConnections:
     A kept connection is checked as the pool checks a loan: one holding a reply nobody read (a call
     stopped before reading it) or closed by the server (a restart) is connected afresh, so no call
     reads another's reply or fails for a socket Redis closed while it was idle. A forked child
-    forgets the kept connections, which are its parent's sockets.
+    drops them with the rest of herokuapp.process_state: they are its parent's sockets.
     """
 
     def __init__(self, pool):
@@ -72,7 +69,6 @@ class ScriptConnections:
         self.idle = []
         self.closed = redis.ConnectionError
         self.refused = redis.ResponseError
-        _kept.add(self)
 
     def take(self):
         try:
@@ -88,13 +84,6 @@ class ScriptConnections:
 
     def put_back(self, connection):
         self.idle.append(connection)
-
-    def forget(self):
-        self.idle = []
-
-
-_kept = weakref.WeakSet()
-os.register_at_fork(after_in_child=lambda: [kept.forget() for kept in list(_kept)])
 
 
 class Script:
@@ -166,11 +155,3 @@ def packed(connection, commands):
 
         return [b"".join(pack_command(command) for command in commands)]
     return connection.pack_commands(commands)
-
-
-@receiver(setting_changed)
-def _forget_client(setting, **kwargs):
-    if setting.startswith("REDIS_"):
-        get_redis.cache_clear()
-        registered_script.cache_clear()
-        script_connections.cache_clear()

@@ -64,7 +64,7 @@ MIDDLEWARE = [
     # Right after SecurityMiddleware, as WhiteNoise asks: static files skip the rest of the stack.
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Before anything reads a body: one Django would not read is refused, never dropped in silence.
-    "herokuapp.request_body.LengthRequiredMiddleware",
+    "counter.web.request_body.LengthRequiredMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -72,12 +72,15 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     # Last, as django-axes asks: it answers a login it refused with the lockout page (AXES_* below).
     "axes.middleware.AxesMiddleware",
-    # A view that finds the database or Redis away answers 503, not 500 (see counter.unavailable).
-    "counter.unavailable.OutageMiddleware",
+    # A view that finds the database or Redis away answers 503, not 500 (see counter.web.unavailable).
+    "counter.web.unavailable.OutageMiddleware",
 ]
 
 ROOT_URLCONF = "herokuapp.urls"
 WSGI_APPLICATION = "herokuapp.wsgi.application"
+# The home page's fast path, a WSGI layer around Django's application that answers GET / itself
+# (counter.web.page); named here so that the project imports no module of the app.
+WSGI_WRAPPER = "counter.web.page.CounterPage"
 
 TEMPLATES = [
     {
@@ -135,7 +138,7 @@ if COUNTER_STORE == "redis" and not REDIS_URL:
 # apart: the most a Redis that loses its data can take with it (see docs/counting.md).
 COUNTER_FLUSH_INTERVAL = env.number("COUNTER_FLUSH_INTERVAL", 1.0, minimum=0.1, maximum=60)
 
-# Known crawlers (see counter.bots) are shown counts without adding to them; a named counter
+# Known crawlers (see counter.features.bots) are shown counts without adding to them; a named counter
 # counts them per day apart from its views. True counts them like anyone.
 COUNTER_COUNT_BOTS = env.boolean("COUNTER_COUNT_BOTS", default=False)
 

@@ -9,7 +9,7 @@ urlpatterns = [
     path("health/live", health.live, name="health-live"),
     path("health/ready", health.ready, name="health-ready"),
     path("admin/", admin.site.urls),
-    path("", include("counter.urls")),
+    path("", include("counter.web.urls")),
 ]
 
 # Uploads in MEDIA_ROOT are served in development only: Django's file view isn't built for
@@ -18,7 +18,7 @@ urlpatterns = [
 urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
 
 # Django's own error answers: JSON under /api/, the site's error pages (templates/4xx.html, 500.html) elsewhere.
-handler400 = "counter.api_errors.bad_request"
-handler403 = "counter.api_errors.permission_denied"
-handler404 = "counter.api_errors.page_not_found"
-handler500 = "counter.api_errors.server_error"
+handler400 = "counter.web.api_errors.bad_request"
+handler403 = "counter.web.api_errors.permission_denied"
+handler404 = "counter.web.api_errors.page_not_found"
+handler500 = "counter.web.api_errors.server_error"

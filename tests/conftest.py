@@ -3,8 +3,18 @@ import redis
 from django.core.management import call_command
 from django.test import Client
 
-from tests.agents import BROWSER
-from tests.services import REDIS_TEST_URL, PostgresDatabase, redis_available
+from herokuapp import process_state
+from tests.support.agents import BROWSER
+from tests.support.services import REDIS_TEST_URL, PostgresDatabase, redis_available
+
+# Fixtures of tests/support that tests in several folders use, by name.
+pytest_plugins = [
+    "tests.support.faults",
+    "tests.support.postgres_cluster",
+    "tests.support.redis_tls",
+    "tests.support.s3",
+    "tests.support.security",
+]
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -16,7 +26,7 @@ def build():
 @pytest.fixture
 def client():
     """Django's test client, as a reader's browser: a request without a User-Agent is a bot's and
-    counts no view (see counter.bots)."""
+    counts no view (see counter.features.bots)."""
     return Client(headers={"User-Agent": BROWSER})
 
 
@@ -33,22 +43,16 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix, t
 @pytest.fixture(autouse=True)
 def empty_redis(settings):
     """Start every test with no counts in the Redis the settings name, as with a fresh database,
-    and a counter store and caches (page image, named counters, visitor salts) that have seen
-    nothing yet. The test's store is stopped when the test ends, while its database is still the
-    test's own: what the store flushes on stopping goes with the test's rows, not into the next's."""
-    from counter import named, page_image, visitors
-    from counter.engine.base import stop_store
-
-    stop_store()
-    page_image.forget()
-    named.forget()
-    visitors._salts.clear()
+    and a process that has kept nothing (herokuapp.process_state). The test's store is stopped when
+    the test ends, while its database is still the test's own: what the store flushes on stopping
+    goes with the test's rows, not into the next's."""
+    process_state.reset()
     if settings.REDIS_URL:
         client = redis.Redis.from_url(settings.REDIS_URL)
         client.flushdb()
         client.close()
     yield
-    stop_store()
+    process_state.reset()
 
 
 @pytest.fixture

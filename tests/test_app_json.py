@@ -6,7 +6,7 @@ import shlex
 import pytest
 from django.core.management import get_commands
 
-from tests.dyno import ROOT, procfile
+from tests.support.dyno import ROOT, procfile
 
 MANIFEST = json.loads((ROOT / "app.json").read_text())
 

@@ -14,8 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tests.dyno import ROOT, WebDyno, dyno_environment, router_headers, run_process
-from tests.postgres_cluster import cluster_database, postgres_cluster  # noqa: F401  (fixtures)
+from tests.support.dyno import ROOT, WebDyno, dyno_environment, router_headers, run_process
 
 pytestmark = pytest.mark.slow
 

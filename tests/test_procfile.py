@@ -10,7 +10,7 @@ import pytest
 import redis
 
 from counter.engine import scripts
-from tests.dyno import WebDyno, dyno_environment, run_process
+from tests.support.dyno import WebDyno, dyno_environment, run_process
 
 pytestmark = pytest.mark.slow
 

@@ -1,5 +1,4 @@
-"""The counting engine: everything between a view and the database (see docs/counting.md).
+"""The counting engine: the store contract and its database and Redis stores (docs/counting.md).
 
-Code above it calls only the store contract in counter.engine.base; the engine imports nothing of
-the features built on it (named counters, history, visitors, rate limits, badges).
+It may import counter.models and the project's Redis client; nothing of the features or the web.
 """

@@ -2,13 +2,15 @@
 settings.COUNTER_STORE names (see docs/counting.md). Only its module is imported, so an app
 without Redis never loads redis-py."""
 
+import os
 import threading
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.core.signals import setting_changed
-from django.dispatch import Signal, receiver
+from django.dispatch import Signal
 from django.utils.module_loading import import_string
+
+from herokuapp import process_state
 
 STORES = {"database": "counter.engine.database.DatabaseStore", "redis": "counter.engine.redis_store.RedisStore"}
 
@@ -79,15 +81,16 @@ class CounterStore:
 
 
 _store = None
+_made_by = None  # the id of the process that made _store
 _lock = threading.Lock()
 
 
 def get_store():
     """The store settings.COUNTER_STORE names, created on first use in this process."""
-    global _store
+    global _store, _made_by
     with _lock:
         if _store is None:
-            _store = import_string(STORES[settings.COUNTER_STORE])()
+            _store, _made_by = import_string(STORES[settings.COUNTER_STORE])(), os.getpid()
         return _store
 
 
@@ -100,7 +103,12 @@ def stop_store():
         store.stop()
 
 
-@receiver(setting_changed)
-def _settings_changed(setting, **kwargs):
-    if setting in {"COUNTER_STORE", "REDIS_URL", "COUNTER_FLUSH_INTERVAL"}:
+@process_state.on_reset
+def _forget_store():
+    """Stop this process's store; a forked child only drops its parent's, whose flusher thread and
+    connections it does not have (nor the lock, if a parent's thread held it at the fork)."""
+    global _store, _lock
+    if _made_by == os.getpid():
         stop_store()
+    elif _store is not None:
+        _store, _lock = None, threading.Lock()

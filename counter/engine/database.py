@@ -4,7 +4,6 @@ The Redis store counts here too while Redis is away. Every write stamps the row'
 which is how the Redis store finds the totals changed outside its batches.
 """
 
-import functools
 import logging
 import random
 import select
@@ -14,6 +13,7 @@ from django.db import DEFAULT_DB_ALIAS, DatabaseError, connection, connections
 
 from counter.engine.base import CounterStore, CounterUnavailable, View
 from counter.models import Counter, RateLimitWindow
+from herokuapp import process_state
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +23,7 @@ ANSWERED_RECENTLY = 1.0
 CLEAN_UP_ONE_IN = 100
 
 
-@functools.cache
+@process_state.cache()
 def upsert(libpq=False):
     """Add ``views`` to a counter's row, creating it, and return its total: for a Django cursor
     (parameters written %s), or with ``libpq`` for PQexecParams (bytes, parameters written $n)."""

@@ -7,7 +7,7 @@ import statistics
 
 import pytest
 
-from tests.dyno import ROOT
+from tests.support.dyno import ROOT
 
 AUDIT = ROOT / "audit"
 

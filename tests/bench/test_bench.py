@@ -17,8 +17,8 @@ import pytest
 
 from bench import bench
 from counter.engine import scripts
-from tests.dyno import ROOT
-from tests.services import POSTGRES_ADMIN_URL, REDIS_TEST_URL, postgres_available, redis_available
+from tests.support.dyno import ROOT
+from tests.support.services import POSTGRES_ADMIN_URL, REDIS_TEST_URL, postgres_available, redis_available
 
 
 def run(target, round_number, rps, p99=10.0, concurrency=2, rss=100.0, boot=0.3, **extra):

@@ -8,8 +8,14 @@ import sys
 
 import pytest
 
-from tests.dyno import ROOT
-from tests.services import POSTGRES_ADMIN_URL, REDIS_TEST_URL, postgres_available, redis_available, require_program
+from tests.support.dyno import ROOT
+from tests.support.services import (
+    POSTGRES_ADMIN_URL,
+    REDIS_TEST_URL,
+    postgres_available,
+    redis_available,
+    require_program,
+)
 
 pytestmark = pytest.mark.slow
 

@@ -1,7 +1,7 @@
 """A real browser on the app as production serves it.
 
 The site: the Procfile's release, then its web process (gunicorn) with a production environment,
-behind nginx terminating TLS on loopback as Heroku's router would (tests.router). The browser:
+behind nginx terminating TLS on loopback as Heroku's router would (tests.support.router). The browser:
 Debian's Chromium driven by Playwright, which never downloads a browser of its own. It ignores
 certificate errors only because the router's CA is made up for the run; the origin is still
 https, so Secure cookies, HSTS and the CSP behave as in production.
@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.dyno import ROOT, WebDyno, dyno_environment, run_process
-from tests.router import Router, RouterUnavailable
+from tests.support.dyno import ROOT, WebDyno, dyno_environment, run_process
+from tests.support.router import Router, RouterUnavailable
 
 CHROMIUM = "/usr/bin/chromium"
 INSTALL_CHROMIUM = "apt-get install chromium (Debian; bin/test does it when run as root)"
@@ -45,7 +45,7 @@ document.addEventListener("securitypolicyviolation", (event) => {
 
 
 def missing(reason):
-    """Skip on a developer's machine, fail in CI: the convention of tests.services.missing()."""
+    """Skip on a developer's machine, fail in CI: the convention of tests.support.services.missing()."""
     if os.environ.get("CI", "").lower() == "true":
         pytest.fail(f"CI needs the browser tests' tools: {reason}", pytrace=False)
     pytest.skip(reason)
@@ -126,7 +126,7 @@ class Problems(list):
 
 def reader_agent(browser):
     """The User-Agent this Chromium sends with a window. Headless, it says HeadlessChrome, which
-    counter.bots takes for a bot's, as it does any automated browser's: its views would not count."""
+    counter.features.bots takes for a bot's, as it does any automated browser's: its views would not count."""
     return (
         f"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/{browser.version} Safari/537.36"
     )

@@ -1,7 +1,7 @@
 import pytest
 
-from counter import history
-from tests.counter.days import DAY
+from counter.features import history
+from tests.support.days import DAY
 
 
 @pytest.fixture(params=["database", "redis"])

@@ -7,13 +7,13 @@ from django.contrib.admin.utils import quote
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from counter import named
 from counter.engine.base import get_store
+from counter.features import named
 from counter.models import Counter, PageImage
 from tests.counter.test_media import PNG
 from tests.counter.test_text import HIDDEN
 from tests.herokuapp.test_security import login_to_admin
-from tests.s3 import local_media  # noqa: F401  (fixture)
+from tests.support.s3 import local_media  # noqa: F401  (fixture)
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("backend")]
 

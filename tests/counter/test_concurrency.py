@@ -5,7 +5,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tests.dyno import WebDyno, dyno_environment, run_process
+from tests.support.dyno import WebDyno, dyno_environment, run_process
 
 pytestmark = pytest.mark.slow
 

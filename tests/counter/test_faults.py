@@ -27,7 +27,7 @@ import time
 
 import pytest
 
-from tests.faults import (  # noqa: F401 (fleet, redis_server: fixtures)
+from tests.support.faults import (
     FLUSH_INTERVAL,
     FLUSH_JITTER,
     DurableLog,
@@ -37,14 +37,12 @@ from tests.faults import (  # noqa: F401 (fleet, redis_server: fixtures)
     RedisServer,
     durable_total,
     exactness,
-    fleet,
     fleet_environment,
     loss_allowance,
     most_served_within,
     order_figures,
     percentile,
     record,
-    redis_server,
     sequential_views,
     settle,
     statuses,
@@ -52,7 +50,6 @@ from tests.faults import (  # noqa: F401 (fleet, redis_server: fixtures)
     wait_until,
     worst_latency,
 )
-from tests.postgres_cluster import cluster_database, postgres_cluster  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.slow
 

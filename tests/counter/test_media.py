@@ -14,10 +14,10 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from counter import page_image
+from counter.features import page_image
 from counter.models import PageImage
+from herokuapp import process_state
 from tests.herokuapp.test_security import login_to_admin
-from tests.s3 import local_media, s3_media, s3_server  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.django_db
 
@@ -162,8 +162,7 @@ def test_an_image_added_by_another_process_shows_once_the_cache_expires(client, 
     assert "<img" not in client.get("/", **HTTPS).content.decode()
     PageImage.objects.bulk_create([PageImage(file="page-images/new.png", alt="New")])  # no signal here
     assert "<img" not in client.get("/", **HTTPS).content.decode()
-    monkeypatch.setattr(page_image, "CACHE_SECONDS", 0)
-    page_image._cached = (0.0, None)
+    process_state.reset()  # as the cache expiring would
     assert 'alt="New"' in client.get("/", **HTTPS).content.decode()
 
 
@@ -178,11 +177,10 @@ def database_down(database_down):
 def test_with_the_database_down_the_page_still_counts_with_the_image_it_knew(
     client, local_media, redis_counter, request, monkeypatch
 ):
+    monkeypatch.setattr(page_image, "CACHE_SECONDS", 0)  # each view asks the database
     PageImage.objects.create(file="page-images/lighthouse.png", alt="A lighthouse at dusk")
     assert "<img" in client.get("/", **HTTPS).content.decode()  # Redis now holds the count
     request.getfixturevalue("database_down")
-    monkeypatch.setattr(page_image, "CACHE_SECONDS", 0)
-    page_image._cached = (0.0, page_image._cached[1])  # expired: the next view asks the database
     for views in (2, 3):
         response = client.get("/", **HTTPS)
         assert response.status_code == 200

@@ -7,9 +7,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from counter.engine import scripts
-from counter.views import PAGE
-from tests.dyno import WebDyno, dyno_environment, run_process
-from tests.redis_tls import redis_tls, redis_tls_server  # noqa: F401 (fixtures)
+from counter.web.views import PAGE
+from tests.support.dyno import WebDyno, dyno_environment, run_process
 
 pytestmark = pytest.mark.slow
 

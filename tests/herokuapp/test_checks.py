@@ -7,7 +7,7 @@ import pytest
 from django.core import checks
 
 from herokuapp.checks import SERVICES
-from tests.dyno import ROOT, dyno_environment
+from tests.support.dyno import ROOT, dyno_environment
 
 pytestmark = pytest.mark.django_db
 

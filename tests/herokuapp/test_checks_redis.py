@@ -1,11 +1,10 @@
 """The Redis service check (herokuapp.E002) against a real TLS-only Redis with a self-signed
-certificate, as Heroku Key-Value Store is (see tests/redis_tls.py)."""
+certificate, as Heroku Key-Value Store is (see tests/support/redis_tls.py)."""
 
 import pytest
 from django.core import checks
 
 from herokuapp.checks import SERVICES
-from tests.redis_tls import redis_tls, redis_tls_server  # noqa: F401 (fixtures)
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 

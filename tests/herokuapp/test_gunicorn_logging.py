@@ -12,8 +12,8 @@ from gunicorn.glogging import Logger, SafeAtoms
 
 from herokuapp import gunicorn_logging
 from herokuapp.gunicorn_logging import ACCESS_LOG_FORMAT, HerokuLogger, queue_time
-from tests.dyno import WebDyno, dyno_environment, run_process
-from tests.herokuapp.logfmt import parse, unescape
+from tests.support.dyno import WebDyno, dyno_environment, run_process
+from tests.support.logfmt import parse, unescape
 
 REQUEST_ID = "f8c2e1d4-7b3a-4c5e-9f01-23456789abcd"
 NOW = 1_700_000_000.5

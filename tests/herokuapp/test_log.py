@@ -6,7 +6,7 @@ import urllib.parse
 import pytest
 
 from herokuapp.log import OneLineFormatter, escape, logfmt_value
-from tests.herokuapp.logfmt import parse, unescape
+from tests.support.logfmt import parse, unescape
 
 # The format the app's lines would take with their message as one quoted value.
 QUOTED_MESSAGE = 'level=%(levelname)s logger=%(name)s msg="%(message)s"'

@@ -8,7 +8,7 @@ import pytest
 from django.test import RequestFactory
 from django.views.defaults import server_error
 
-from tests.dyno import ROOT
+from tests.support.dyno import ROOT
 
 HTTPS = {"secure": True}
 DEPLOY_BUTTON = re.compile(r"\(https://www\.heroku\.com/deploy\?template=(https://github\.com/[^)\s]+)\)")
@@ -90,8 +90,8 @@ def server_error_page(client):
 def unavailable(client):
     from unittest import mock
 
-    from counter import views
     from counter.engine.base import CounterUnavailable
+    from counter.web import views
 
     class Unavailable:
         def hit(self, name):

@@ -1,6 +1,6 @@
 """On a dyno the app reaches PostgreSQL over TLS, as Heroku Postgres demands, within its connection budget.
 
-The tests run against a cluster of the module's own (tests.postgres_cluster) that, like Heroku
+The tests run against a cluster of the module's own (tests.support.postgres_cluster) that, like Heroku
 Postgres, rejects every connection without TLS. Against it, a URL with no sslmode would use TLS
 even off a dyno, because libpq's default sslmode=prefer takes TLS whenever the server offers it;
 what DYNO's sslmode=require adds is refusing a server that does not, which only a server without
@@ -17,8 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 import psycopg
 import pytest
 
-from tests.dyno import ROOT, WebDyno, dyno_environment, run_process
-from tests.postgres_cluster import cluster_database, plain_postgres_cluster, postgres_cluster  # noqa: F401
+from tests.support.dyno import ROOT, WebDyno, dyno_environment, run_process
 
 pytestmark = pytest.mark.slow
 

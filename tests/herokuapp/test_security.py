@@ -2,27 +2,12 @@ import re
 
 import pytest
 
-from tests.dyno import ROOT
+from tests.support.dyno import ROOT
+from tests.support.security import security_headers
 
 HTTPS = {"secure": True}
 ONE_YEAR = 31536000
 HASHED_STYLESHEET = re.compile(r'<link rel="stylesheet" href="/static/site\.[0-9a-f]{12}\.css">')
-SECURITY_HEADERS = [
-    "Content-Security-Policy",
-    "X-Frame-Options",
-    "Strict-Transport-Security",
-    "X-Content-Type-Options",
-    "Referrer-Policy",
-    "Cross-Origin-Opener-Policy",
-    "Cross-Origin-Resource-Policy",
-]
-
-
-@pytest.fixture
-def home(client, db):
-    response = client.get("/", **HTTPS)
-    assert response.status_code == 200
-    return response
 
 
 def csp_directives(response):
@@ -45,18 +30,6 @@ def login_to_admin(client, username, password, client_address=None):
         headers=headers,
         **HTTPS,
     )
-
-
-@pytest.fixture
-def page_security_headers(home):
-    """The security headers as a page carries them, each one set: every other answer must carry the same."""
-    headers = security_headers(home)
-    assert None not in headers.values(), headers
-    return headers
-
-
-def security_headers(response):
-    return {name: response.get(name) for name in SECURITY_HEADERS}
 
 
 # HTTPS

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from tests.dyno import ROOT, dyno_environment
+from tests.support.dyno import ROOT, dyno_environment
 
 pytestmark = pytest.mark.slow
 

@@ -9,8 +9,8 @@ import pytest
 from django.contrib.staticfiles.storage import staticfiles_storage
 from django.templatetags.static import static
 
-from tests.dyno import ROOT
-from tests.herokuapp.test_security import home, page_security_headers, security_headers  # noqa: F401  (fixtures)
+from tests.support.dyno import ROOT
+from tests.support.security import security_headers
 
 HTTPS = {"secure": True}
 ONE_YEAR = 31536000

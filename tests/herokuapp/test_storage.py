@@ -13,9 +13,8 @@ from django.core.files.storage import default_storage
 from counter.models import PageImage
 from herokuapp.checks import SERVICES
 from herokuapp.media import S3Bucket
-from tests.dyno import ROOT, dyno_environment
 from tests.herokuapp.test_settings import assert_fails_at_start_naming, manage, settings_of
-from tests.s3 import s3_media, s3_server  # noqa: F401  (fixtures)
+from tests.support.dyno import ROOT, dyno_environment
 
 BUCKET = {
     "AWS_STORAGE_BUCKET_NAME": "example-media",

@@ -9,9 +9,9 @@ import pytest
 from django.contrib.auth.models import User
 from django.urls import Resolver404, get_resolver, resolve
 
-from counter import named
 from counter.engine.base import get_store
-from counter.page import PAGE
+from counter.features import named
+from counter.web.page import PAGE
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -27,7 +27,7 @@ from django.test import override_settings
 from counter.engine import scripts
 from counter.engine.redis_store import RedisStore
 from counter.models import Counter, RedisInstance
-from tests.services import free_port, redis_available, require_program
+from tests.support.services import free_port, redis_available, require_program
 
 PAGE = "page"
 

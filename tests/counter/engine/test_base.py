@@ -15,7 +15,7 @@ from counter.engine.base import CounterStore, flushed, get_store, stop_store
 from counter.engine.database import DatabaseStore
 from counter.engine.redis_store import RedisStore
 from tests.counter.engine.conftest import PAGE, counter_state, durable
-from tests.dyno import ROOT, dyno_environment
+from tests.support.dyno import ROOT, dyno_environment
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
