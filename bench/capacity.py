@@ -96,6 +96,10 @@ def measure(views, rounds, names_per_batch):
         )
 
     url = redis.connection.parse_url(REDIS)
+    # A Redis that wants a password, as Heroku's does (redis-benchmark reads no REDISCLI_AUTH).
+    auth = ["-a", url["password"]] if url.get("password") else []
+    if url.get("username"):
+        auth = ["--user", url["username"], *auth]
     command = [
         "redis-benchmark",
         "-h",
@@ -104,6 +108,7 @@ def measure(views, rounds, names_per_batch):
         str(url.get("port", 6379)),
         "--dbnum",
         str(url.get("db", 0)),
+        *auth,
         "-n",
         "200000",
         "-c",

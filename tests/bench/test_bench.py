@@ -493,7 +493,7 @@ def test_a_revision_with_the_engine_before_is_counted_from_the_key_its_own_code_
 
 def wrk_and_services():
     if not shutil.which("wrk"):
-        message = "wrk is not installed: apt-get install wrk (bin/test does it when run as root)"
+        message = "wrk is not installed: apt-get install wrk (bin/test does it as root or through sudo)"
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(f"CI needs wrk: {message}", pytrace=False)
         pytest.skip(message)

@@ -6,8 +6,9 @@ Debian's Chromium driven by Playwright, which never downloads a browser of its o
 certificate errors only because the router's CA is made up for the run; the origin is still
 https, so Secure cookies, HSTS and the CSP behave as in production.
 
-Chromium and nginx come from Debian's packages (bin/test installs them when run as root). Where
-one is missing the tests are skipped, saying how to install it; in CI (CI=true) they fail.
+Chromium and nginx come from Debian's packages (bin/test installs them as root or through sudo);
+TEST_CHROMIUM may name another Chromium build. Where one is missing the tests are skipped, saying
+how to install it; in CI (CI=true) they fail.
 """
 
 import os
@@ -22,8 +23,9 @@ import pytest
 from tests.support.dyno import ROOT, WebDyno, dyno_environment, run_process
 from tests.support.router import Router, RouterUnavailable
 
-CHROMIUM = "/usr/bin/chromium"
-INSTALL_CHROMIUM = "apt-get install chromium (Debian; bin/test does it when run as root)"
+# Debian's Chromium, unless TEST_CHROMIUM names another build (Heroku CI's Chrome for Testing).
+CHROMIUM = os.environ.get("TEST_CHROMIUM") or "/usr/bin/chromium"
+INSTALL_CHROMIUM = "apt-get install chromium (Debian; bin/test does it as root or through sudo)"
 SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
 VIEWPORTS = {
     "desktop": {"viewport": {"width": 1280, "height": 800}},

@@ -9,10 +9,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from counter.engine.base import stop_store
-from tests.counter.engine.conftest import RedisLink
+from tests.counter.engine.conftest import RedisLink, credentials
 
 # What redis-py sends on each new connection before the app's own commands.
-HANDSHAKE = {"HELLO", "CLIENT", "SELECT", "PING"}
+HANDSHAKE = {"HELLO", "AUTH", "CLIENT", "SELECT", "PING"}
 
 
 class Sent:
@@ -41,7 +41,7 @@ def sent_by_the_app(settings):
         return
     options = redis.Redis.from_url(settings.REDIS_URL).connection_pool.connection_kwargs
     link = RedisLink(options["host"], options["port"])
-    settings.REDIS_URL = link.url(options.get("db", 0))
+    settings.REDIS_URL = link.url(options.get("db", 0), credentials(settings.REDIS_URL))
     try:
         yield Sent(link)
     finally:

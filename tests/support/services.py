@@ -6,6 +6,7 @@ In CI (CI=true) a missing service fails those tests: nothing is skipped in silen
 
 import os
 import socket
+import urllib.parse
 import uuid
 
 import pytest
@@ -19,8 +20,16 @@ START = {
 }
 
 
+def without_password(url):
+    """``url`` with its password masked: Heroku's URLs carry one, and CI logs are read by many."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.password is None:
+        return url
+    return parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@", 1)).geturl()
+
+
 def missing(service, url, error):
-    message = f"{service} is not reachable at {url} ({error}); start it with: {START[service]}"
+    message = f"{service} is not reachable at {without_password(url)} ({error}); start it with: {START[service]}"
     if os.environ.get("CI", "").lower() == "true":
         pytest.fail(f"CI needs {service}: {message}", pytrace=False)
     pytest.skip(message)

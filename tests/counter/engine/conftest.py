@@ -15,6 +15,7 @@ import struct
 import subprocess
 import threading
 import time
+import urllib.parse
 
 import pytest
 import redis
@@ -266,8 +267,10 @@ class RedisLink:
         self.listener = None
         self.restore()
 
-    def url(self, db):
-        return f"redis://127.0.0.1:{self.port}/{db}"
+    def url(self, db, credentials=""):
+        """The URL of database ``db`` through the link; ``credentials`` (``user:password``) are for
+        a Redis that wants a password, as Heroku's does."""
+        return f"redis://{credentials + '@' if credentials else ''}127.0.0.1:{self.port}/{db}"
 
     def reset_next_hit(self, when="after", times=1):
         with self.lock:
@@ -388,13 +391,18 @@ class RedisLink:
         sock.close()
 
 
+def credentials(url):
+    """The ``user:password`` of a Redis URL, or "" when it has none."""
+    return urllib.parse.urlsplit(url).netloc.rpartition("@")[0]
+
+
 @pytest.fixture
 def redis_link(redis_url):
     """A RedisLink to the tests' Redis; ``redis_link.url`` names the same database through it."""
     client = redis.Redis.from_url(redis_url)
     options = client.connection_pool.connection_kwargs
     link = RedisLink(options["host"], options["port"])
-    link.url = link.url(options.get("db", 0))
+    link.url = link.url(options.get("db", 0), credentials(redis_url))
     client.close()
     yield link
     link.close()
