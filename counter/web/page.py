@@ -5,12 +5,13 @@ the middleware stack, URL resolving, the template engine) costs several times th
 work: counting a view is one Redis round trip. So each process asks Django, once, to render the
 page with a marker in place of the count, headers and all, through the whole stack: the security
 and CSP headers, the cache headers, the template. Then it answers each plain request by counting
-the view and putting the number in place of the marker; a known crawler's request (counter.features.bots)
-is answered alike, with the count as it stands.
+the view and putting the number in place of the marker; a known crawler's request
+(counter.features.bots) is answered alike, with the count as it stands.
 
 What Django would answer differently never takes this path: a method other than GET, another
-path, a body without a length (Django answers 411), a Host that ALLOWED_HOSTS refuses (Django answers 400), a request that did not come over
-HTTPS (Django redirects it), or a prototype that set a cookie or varies. What the stack does per
+path, a body without a length (Django answers 411), a Host that ALLOWED_HOSTS refuses (Django
+answers 400), a request that did not come over HTTPS (Django redirects it), or a prototype that
+set a cookie or varies. What the stack does per
 request that matters here is done here too: the router's X-Request-Id is taken, logged and
 echoed; the database connections are checked before and after, as Django's request_started and
 request_finished signals do (the rest of those signals' work concerns URLconfs and caches, which
