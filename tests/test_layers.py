@@ -29,9 +29,12 @@ def layer(module):
 def imported(tree, module_level_only=False):
     """(line, module) of each import in ``tree``; ``from a import b`` counts as ``a.b``, which
     ranks as ``a`` itself when b is a name rather than a module."""
-    nodes = tree.body if module_level_only else ast.walk(tree)
     if module_level_only:
-        nodes = [node for top in nodes for node in ast.walk(top) if not isinstance(top, ast.FunctionDef | ast.ClassDef)]
+        nodes = [
+            node for top in tree.body if not isinstance(top, ast.FunctionDef | ast.ClassDef) for node in ast.walk(top)
+        ]
+    else:
+        nodes = ast.walk(tree)
     for node in nodes:
         if isinstance(node, ast.Import):
             for alias in node.names:

@@ -200,7 +200,16 @@ def bot_hit(name, before_creating=None, limit=None):
 
 def today(name):
     """Views, unique visitors and bots of ``name`` today."""
+    return _today(existing(name))
+
+
+def read(name):
+    """The value ``name`` shows and its counts today (as today gives them), from one read of its row."""
     row = existing(name)
+    return shown(row), _today(row)
+
+
+def _today(row):
     day = history.today()
     day_name, bots_name = history.day_name(row.series, day), history.bots_name(row.series, day)
     counts = get_store().get_many([day_name, bots_name])

@@ -228,7 +228,8 @@ def detail(request, namespace, key):
     if request.method == "DELETE":
         named.delete(name, bearer_token(request))
         return HttpResponse(status=204)
-    return counter(namespace, key, named.get(name), today=named.today(name))
+    value, today = named.read(name)
+    return counter(namespace, key, value, today=today)
 
 
 # The view counts its request against the API's limit itself: with the view, in one round trip.

@@ -131,6 +131,11 @@ def count(request, name, format):
         if action == "hit" and request.method == "GET":
             counted = named.hit(name, request, before_creating=lambda: may_create(request))
             total, today = counted.value, counted.today
+        elif metric == "visitors" or view == "today-total":
+            total, counts = named.read(name)
+            today = counts["views"]
+            if metric == "visitors":
+                return badges.abbreviate(counts["visitors"])
         else:
             total, today = named.get(name), None
         if metric == "visitors":

@@ -48,6 +48,7 @@ PROTOTYPES_KEPT = 8
 # from settings and the page's templates, so dropped with the rest of herokuapp.process_state.
 kept_prototypes = {}
 known_hosts = {}
+_prototypes_lock = threading.Lock()
 process_state.on_reset(kept_prototypes.clear)
 process_state.on_reset(known_hosts.clear)
 
@@ -82,7 +83,6 @@ class CounterPage:
         get_template("counter/index.html")
         get_template("503.html")
         import_string(STORES[settings.COUNTER_STORE])
-        self.lock = threading.Lock()
         self.expires = (None, "")
 
     def __call__(self, environ, start_response):
@@ -165,7 +165,7 @@ class CounterPage:
             prototypes = (self.render_prototype(environ, 2), self.render_prototype(environ, 1))
             if not all(prototypes):
                 prototypes = False
-            with self.lock:
+            with _prototypes_lock:
                 if len(kept_prototypes) >= PROTOTYPES_KEPT:
                     kept_prototypes.clear()  # other images replaced the one shown, or many hosts
                 kept_prototypes[key] = prototypes

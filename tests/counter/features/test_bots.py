@@ -85,7 +85,6 @@ def test_a_user_agent_longer_than_any_browsers_is_a_bot_decided_without_matching
 
 
 def test_verdicts_are_kept_for_a_bounded_number_of_user_agents():
-    bots.listed.cache_clear()
     for number in range(bots.CACHED_AGENTS + 100):
         bots.is_bot(f"{BROWSER} build/{number}")
     assert bots.listed.cache_info().currsize == bots.CACHED_AGENTS
@@ -94,7 +93,6 @@ def test_verdicts_are_kept_for_a_bounded_number_of_user_agents():
 
 def test_threads_checking_at_once_each_get_the_verdict_on_their_own_user_agent():
     """gunicorn serves a worker's requests on several threads, each checking its own User-Agent."""
-    bots.listed.cache_clear()
     wrong = []
 
     def check(thread):
